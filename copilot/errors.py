@@ -1,0 +1,40 @@
+"""The errors a user can hit, each with a message that says what to do next.
+
+    CopilotError
+    ├── ConfigError          bad settings, flags or files the user gave (CLI exit 2)
+    ├── DatasetError         an eval dataset line that cannot be read (names file and line)
+    └── IndexError_
+        ├── IndexMissing     no index yet: run `copilot index`
+        ├── EmbedderMismatch the index was built by another embedder: run `copilot index --full`
+        └── IndexLocked      another writer holds the lock
+
+Lint findings are values (`copilot.types.Finding`), not exceptions.
+"""
+
+
+class CopilotError(Exception):
+    """Base of every error the copilot raises on purpose."""
+
+
+class ConfigError(CopilotError):
+    """A setting, flag or input file is wrong; the message names it."""
+
+
+class DatasetError(CopilotError):
+    """An eval dataset cannot be read; the message names the file and line."""
+
+
+class IndexError_(CopilotError):
+    """The vector index cannot be used as asked."""
+
+
+class IndexMissing(IndexError_):
+    """No index has been built in the data folder yet."""
+
+
+class EmbedderMismatch(IndexError_):
+    """The index was built by a different embedder than the one configured."""
+
+
+class IndexLocked(IndexError_):
+    """Another process is writing the index."""

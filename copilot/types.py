@@ -1,0 +1,93 @@
+"""The core objects, small and frozen: what the pipeline passes from stage to stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+Audience = Literal["customer", "internal"]
+
+REQUIRED_SECTIONS = ("Symptoms", "Cause", "Fix", "Verify", "Escalate")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One `## Heading` of an article and the text under it."""
+
+    name: str
+    text: str
+    line: int  # 1-based line of the heading in the file
+
+
+@dataclass(frozen=True)
+class Article:
+    """One KB article as parsed. Fields the file lacks are empty; the linter reports them."""
+
+    path: Path
+    id: str
+    title: str
+    owner: str
+    last_reviewed: date | None
+    review_every_days: int | None
+    product_area: str
+    tags: tuple[str, ...]
+    audience: str
+    h1: str
+    sections: tuple[Section, ...]
+    body: str  # markdown after the front matter
+    body_line: int  # 1-based file line where `body` starts
+    meta: dict[str, object] = field(compare=False, repr=False)
+    field_lines: dict[str, int] = field(compare=False, repr=False)
+    h1_line: int = 0
+
+    def section(self, name: str) -> Section | None:
+        for s in self.sections:
+            if s.name.lower() == name.lower():
+                return s
+        return None
+
+    def line_of(self, field_name: str) -> int:
+        """Line of a front-matter field, or of the front matter's opening when absent."""
+        return self.field_lines.get(field_name, 1)
+
+
+@dataclass(frozen=True)
+class Release:
+    """A product release from `releases.yaml`: the areas whose UI it changed."""
+
+    version: str
+    date: date
+    areas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lint finding, located in a file."""
+
+    path: str
+    line: int
+    column: int
+    code: str
+    severity: Severity
+    message: str
+    article_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of an article sized for the embedder, with the metadata retrieval filters on."""
+
+    id: str
+    article_id: str
+    section: str
+    text: str
+    title: str
+    audience: str
+    product_area: str
+    owner: str
+    last_reviewed: str
+    stale: bool
+    content_hash: str  # of the whole article: chunks are replaced article by article
