@@ -29,10 +29,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Serving (`copilot serve`) arrives with the HTTP API; until then `make run` lints and indexes.
 run: install
 	$(BIN)/copilot lint kb_articles
 	$(BIN)/copilot index
-	$(BIN)/copilot serve --host 127.0.0.1 --port 8000
 
 check: install-dev
 	$(BIN)/ruff check .

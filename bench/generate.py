@@ -6,11 +6,9 @@ import random
 from pathlib import Path
 
 AREAS = ["sso", "billing", "api", "webhooks", "import", "export", "mobile", "audit"]
-WORDS = (
-    "account workspace invite seat invoice token webhook signature export import calendar slack "
-    "salesforce domain certificate notification password session browser cache permission role "
-    "project task comment file upload sync error timeout limit plan upgrade audit log admin"
-).split()
+WORDS = """account workspace invite seat invoice token webhook signature export import calendar
+slack salesforce domain certificate notification password session browser cache permission role
+project task comment file upload sync error timeout limit plan upgrade audit log admin""".split()
 
 
 def article_text(i: int, rng: random.Random) -> str:
@@ -20,10 +18,10 @@ def article_text(i: int, rng: random.Random) -> str:
     title = f"Problem {i}: {sentence(6)[:-1]}"
     steps = "\n".join(f"{k}. {sentence(12)}" for k in range(1, 5))
     return (
-        f"---\nid: gen-{i:05d}\ntitle: \"{title}\"\nowner: team-{i % 7}\n"
+        f'---\nid: gen-{i:05d}\ntitle: "{title}"\nowner: team-{i % 7}\n'
         f"last_reviewed: 2026-{1 + i % 11:02d}-15\nreview_every_days: 365\n"
         f"product_area: {AREAS[i % len(AREAS)]}\ntags: [{rng.choice(WORDS)}, {rng.choice(WORDS)}]\n"
-        f"---\n# {title}\n\n## Symptoms\n{sentence(25)} The page shows \"Error {i}\".\n\n"
+        f'---\n# {title}\n\n## Symptoms\n{sentence(25)} The page shows "Error {i}".\n\n'
         f"## Cause\n{sentence(30)}\n\n## Fix\n{steps}\n\n## Verify\n{sentence(15)}\n\n"
         f"## Escalate\n{sentence(15)} Send the request ID.\n"
     )

@@ -5,9 +5,10 @@ so `copilot --help` and `copilot lint` stay fast (no torch, transformers, chroma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -225,7 +226,38 @@ def _print_stale_report(result: LintResult, options: LintOptions, fmt: str) -> N
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    raise CopilotError("`copilot index` is not available yet")
+    from copilot.embed import load_embedder
+    from copilot.index import build_index
+    from copilot.lint import parse_today
+
+    settings = _settings(kb_dir=args.kb, data_dir=args.data_dir)
+    today = parse_today(args.today)
+    embedder = load_embedder(settings)
+    with _progress_bar("embedding") as progress:
+        report = build_index(
+            settings, embedder, full=args.full, strict=args.strict, today=today, progress=progress
+        )
+    for path, reason in report.skipped.items():
+        print(f"warning: skipped {path} (lint error: {reason})", file=sys.stderr)
+    print(report.summary())
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal; nothing in CI or when output is piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 if __name__ == "__main__":

@@ -91,3 +91,19 @@ class Chunk:
     last_reviewed: str
     stale: bool
     content_hash: str  # of the whole article: chunks are replaced article by article
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved article: its fused score and the evidence behind it."""
+
+    article_id: str
+    title: str
+    score: float  # fused, comparable only within one query
+    dense: float  # cosine of the best chunk
+    keyword: float  # BM25 of the article
+    section: str  # section of the best chunk
+    text: str  # the best chunk
+    audience: str
+    product_area: str
+    stale: bool

@@ -1,0 +1,317 @@
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from copilot.embed import SentenceTransformerEmbedder, load_embedder, minilm_path
+from copilot.errors import ConfigError, EmbedderMismatch, IndexLocked, IndexMissing
+from copilot.index import build_index, writer_lock
+from copilot.settings import Settings
+from copilot.store import LocalStore, open_current
+from tests.conftest import FIXTURES, ROOT, shared_eval
+
+TODAY = date(2026, 11, 24)
+CLEAN = (FIXTURES / "lint" / "clean" / "clean-article.md").read_text()
+
+
+def write_article(kb: Path, article_id: str, symptom: str) -> Path:
+    path = kb / f"{article_id}.md"
+    path.write_text(
+        CLEAN.replace("clean-article", article_id).replace('The page says "Error".', symptom)
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(minilm_path(), "minilm")
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    write_article(kb, "export-csv", 'Exporting to CSV shows "Export failed: file too large".')
+    write_article(kb, "login-sso", "Single sign-on keeps returning to the login page.")
+    write_article(kb, "invoice-pdf", "The invoice PDF will not download from the billing page.")
+    return kb
+
+
+def settings_for(kb: Path, **kw: object) -> Settings:
+    return Settings(kb_dir=kb, data_dir=kb.parent / "data", **kw)  # type: ignore[arg-type]
+
+
+def query_articles(
+    settings: Settings, embedder: SentenceTransformerEmbedder, text: str
+) -> list[str]:
+    with open_current(settings.index_dir, settings.chroma_url) as index:
+        hits = index.collection.query(
+            query_embeddings=embedder.embed([text]), n_results=5, include=["metadatas"]
+        )
+    return [m["article_id"] for m in hits["metadatas"][0]]
+
+
+def test_incremental_add_change_delete(kb: Path, embedder: SentenceTransformerEmbedder) -> None:
+    s = settings_for(kb)
+    first = build_index(s, embedder, today=TODAY)
+    assert sorted(first.added) == ["export-csv", "invoice-pdf", "login-sso"]
+    assert first.chunks_embedded >= 15
+    assert query_articles(s, embedder, "SSO sends me back to sign in")[0] == "login-sso"
+
+    again = build_index(s, embedder, today=TODAY)
+    assert (again.added, again.updated, again.removed, again.unchanged) == ([], [], [], 3)
+    assert again.chunks_embedded == 0
+
+    reader = open_current(s.index_dir, None)  # a server holding the index during a rebuild
+    write_article(kb, "login-sso", "Two-factor codes from the authenticator app are rejected.")
+    (kb / "invoice-pdf.md").unlink()
+    write_article(kb, "seat-limit", 'Inviting shows "You have reached your seat limit".')
+    third = build_index(s, embedder, today=TODAY)
+    assert (third.added, third.updated, third.removed, third.unchanged) == (
+        ["seat-limit"],
+        ["login-sso"],
+        ["invoice-pdf"],
+        1,
+    )
+    with open_current(s.index_dir, None) as index:
+        assert sorted(index.manifest.articles) == ["export-csv", "login-sso", "seat-limit"]
+        assert index.collection.count() == index.manifest.chunk_count
+        metas = index.collection.get(include=["metadatas"])["metadatas"]
+    ids = {m["article_id"] for m in metas}
+    assert ids == {"export-csv", "login-sso", "seat-limit"}
+    assert query_articles(s, embedder, "authenticator code rejected")[0] == "login-sso"
+    # The reader opened before the rebuild still answers from the previous generation.
+    old = reader.collection.query(
+        query_embeddings=embedder.embed(["invoice pdf"]), n_results=1, include=["metadatas"]
+    )
+    assert old["metadatas"][0][0]["article_id"] == "invoice-pdf"
+    reader.close()
+    # Only the current and the previous generation are kept on disk.
+    assert len(list(s.index_dir.glob("gen-*"))) == 2
+
+
+def test_chunks_carry_metadata_and_staleness(
+    kb: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    s = settings_for(kb)
+    build_index(s, embedder, today=TODAY)
+    with open_current(s.index_dir, None) as index:
+        meta = index.collection.get(include=["metadatas"])["metadatas"]
+    one = next(m for m in meta if m["article_id"] == "export-csv" and m["section"] == "Fix")
+    assert one["title"] == "Good title" and one["audience"] == "customer"
+    assert one["owner"] == "docs-team" and one["product_area"] == "sso"
+    assert one["last_reviewed"] == "2026-10-01" and one["stale"] is False
+    assert {m["section"] for m in meta} >= {"Symptoms", "Cause", "Fix", "Verify", "Escalate"}
+    # A year later the same articles are stale: their metadata is refreshed.
+    later = build_index(s, embedder, today=date(2027, 11, 24))
+    assert len(later.updated) == 3
+    with open_current(s.index_dir, None) as index:
+        assert all(m["stale"] for m in index.collection.get(include=["metadatas"])["metadatas"])
+
+
+def test_articles_with_lint_errors_are_skipped_or_fatal(
+    kb: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    broken = kb / "broken.md"
+    broken.write_text(
+        CLEAN.replace("clean-article", "broken").replace("## Verify\nIt works.\n", "")
+    )
+    report = build_index(settings_for(kb), embedder, today=TODAY)
+    assert str(broken) in report.skipped and "KB004" in report.skipped[str(broken)]
+    assert "broken" not in report.added
+    with pytest.raises(ConfigError, match="lint errors"):
+        build_index(settings_for(kb), embedder, today=TODAY, strict=True)
+
+
+def test_embedder_mismatch_needs_full(
+    kb: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    s = settings_for(kb)
+    build_index(s, embedder, today=TODAY)
+    other_dir = tmp_path / "other-model"
+    other_dir.symlink_to(minilm_path())
+    other = load_embedder(settings_for(kb, embedder=str(other_dir)))
+    with pytest.raises(EmbedderMismatch, match="copilot index --full"):
+        build_index(s, other, today=TODAY)
+    rebuilt = build_index(s, other, full=True, today=TODAY)
+    assert len(rebuilt.added) == 3
+    with open_current(s.index_dir, None) as index:
+        assert index.manifest.embedder == f"st:{other_dir}" and index.manifest.dim == 384
+
+
+def test_missing_index_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing, match="run `copilot index`"):
+        open_current(tmp_path / "index", None)
+
+
+def _cli(*args: str, capture: bool = True) -> subprocess.Popen[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "copilot.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=out,
+        text=True,
+    )
+
+
+def _run(*args: str) -> int:
+    return _cli(*args, capture=False).wait(timeout=300)
+
+
+def test_second_writer_fails_fast_naming_the_lock(kb: Path) -> None:
+    data = kb.parent / "data"
+    with writer_lock(data):
+        start = time.monotonic()
+        proc = _cli("index", "--kb", str(kb), "--data-dir", str(data), "--today", "2026-11-24")
+        _, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - start
+    assert proc.returncode == 2
+    assert "index.lock" in err and str(os.getpid()) in err
+    assert elapsed < 30  # seconds (imports included), not chromadb's minutes-long busy wait
+    # Within one process too: the lock is per data folder, not per process.
+    with writer_lock(data), pytest.raises(IndexLocked), writer_lock(data, timeout=0.1):
+        pass
+
+
+def _state(data: Path) -> tuple[int, set[str]]:
+    """Open the current generation in a child process; return its chunk count and articles."""
+    code = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from copilot.store import open_current\n"
+        "ix = open_current(Path(sys.argv[1]), None)\n"
+        "m, c = ix.manifest, ix.collection\n"
+        "e = c.get(limit=1, include=['embeddings'])['embeddings'][0]\n"
+        "hits = c.query(query_embeddings=[list(e)], n_results=3)\n"
+        "assert hits['ids'][0], 'a query returned nothing'\n"
+        "print(json.dumps([c.count(), m.chunk_count, sorted(m.articles)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(data / "index")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    import json
+
+    count, expected, articles = json.loads(out)
+    assert count == expected
+    return count, set(articles)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_leaves_a_usable_index(kb: Path) -> None:
+    """Kill the indexer at random moments; each time the index opens in a fresh process, holds
+    either the old or the new state, answers a query, and the next run completes the work."""
+    import random
+
+    data = kb.parent / "data"
+    args = ("index", "--kb", str(kb), "--data-dir", str(data), "--today", "2026-11-24")
+    start = time.monotonic()
+    assert _run(*args) == 0
+    full_run = time.monotonic() - start
+    old = _state(data)
+    rng = random.Random(int(os.environ.get("CRASH_SEED", "20261124")))
+    kills = int(os.environ.get("CRASH_KILLS", "5"))
+    for i in range(kills):
+        extra = f"crash-{i}"
+        write_article(kb, extra, f"Crash test article number {i} about exporting reports.")
+        proc = _cli(*args, capture=False)
+        time.sleep(rng.uniform(0.2, full_run * 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        _, articles = _state(data)
+        new_articles = old[1] | {extra}
+        assert articles in (old[1], new_articles), f"kill {i}: mixed state {articles}"
+        assert _run(*args) == 0
+        old = _state(data)
+        assert old[1] == new_articles
+    gens = list((data / "index").glob("gen-*"))
+    assert len(gens) <= 2, gens
+
+
+@pytest.mark.slow
+def test_stackfaq_kb_indexes_offline_and_second_run_embeds_nothing(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    kb = shared_eval("stackfaq") / "kb"
+    s = Settings(kb_dir=kb, data_dir=tmp_path / "data")
+    first = build_index(s, embedder, today=TODAY)
+    assert len(first.added) == 100 and not first.skipped
+    second = build_index(s, embedder, today=TODAY)
+    assert second.chunks_embedded == 0 and second.unchanged == 100
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    assert chroma, "the chroma command ships with the chromadb package"
+    proc = subprocess.Popen(
+        [
+            chroma,
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma server did not start")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_chroma_server_path(
+    kb: Path, chroma_server: str, embedder: SentenceTransformerEmbedder
+) -> None:
+    s = settings_for(kb, chroma_url=chroma_server)
+    first = build_index(s, embedder, today=TODAY)
+    assert len(first.added) == 3
+    assert query_articles(s, embedder, "invoice will not download")[0] == "invoice-pdf"
+    assert build_index(s, embedder, today=TODAY).chunks_embedded == 0
+    (kb / "export-csv.md").unlink()
+    third = build_index(s, embedder, today=TODAY)
+    assert third.removed == ["export-csv"]
+    with open_current(s.index_dir, s.chroma_url) as index:
+        assert index.collection.count() == index.manifest.chunk_count
+        assert sorted(index.manifest.articles) == ["invoice-pdf", "login-sso"]
+    # Nothing was written to the local data folder's index.
+    assert LocalStore(s.index_dir).current() is None
