@@ -91,6 +91,60 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail when any article has lint errors instead of skipping it",
     )
     index.add_argument("--today", metavar="YYYY-MM-DD", help="the date staleness is judged on")
+    index.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="skip fitting the confidence thresholds to this KB after a change",
+    )
+
+    ev = sub.add_parser(
+        "eval",
+        help="score retrieval on a question set, beside BM25 and llama-index baselines",
+        description="Run a JSON Lines dataset through retrieval; exit 1 when a gate fails.",
+    )
+    ev.add_argument("--kb", type=Path, metavar="DIR", required=True, help="the KB folder")
+    ev.add_argument(
+        "--dataset",
+        type=Path,
+        metavar="FILE",
+        required=True,
+        help="questions, one JSON object per line (see docs/eval.md)",
+    )
+    ev.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="where to build the index (default: <data dir>/eval/<KB name>)",
+    )
+    ev.add_argument("--json", type=Path, metavar="OUT", help="write the metrics as JSON")
+    ev.add_argument(
+        "--fail-under",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="fail (exit 1) when METRIC is below VALUE; repeatable",
+    )
+    ev.add_argument(
+        "--fail-over",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="fail (exit 1) when METRIC is above VALUE; repeatable",
+    )
+    ev.add_argument("--no-baselines", action="store_true", help="skip the baselines (faster)")
+    ev.add_argument("--audience", choices=["customer", "internal"], default="customer")
+
+    ask = sub.add_parser(
+        "ask",
+        help="ask one question and print the reply",
+        description="One question, one reply: an answer with citations, a clarifying question, "
+        "or a handoff to a person.",
+    )
+    ask.add_argument("question")
+    ask.add_argument("--kb", type=Path, metavar="DIR", help="KB folder (COPILOT_KB_DIR)")
+    ask.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder (COPILOT_DATA_DIR)")
+    ask.add_argument("--audience", choices=["customer", "internal"], default="customer")
+    ask.add_argument("--json", action="store_true", help="print the reply JSON (CONTRACT.md)")
     return parser
 
 
@@ -105,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lint(args)
         if args.command == "index":
             return cmd_index(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        if args.command == "ask":
+            return cmd_ask(args)
     except CopilotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -240,7 +298,107 @@ def cmd_index(args: argparse.Namespace) -> int:
     for path, reason in report.skipped.items():
         print(f"warning: skipped {path} (lint error: {reason})", file=sys.stderr)
     print(report.summary())
+    if not args.no_calibrate:
+        from copilot.agent import open_agent
+
+        agent, index = open_agent(settings)  # fits the KB's confidence model if the index changed
+        index.close()
+        print(
+            f"calibration: answer when confidence >= {agent.model.answer_threshold:.2f} "
+            f"({agent.model.fitted_on})"
+        )
     return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from copilot import evaluate
+    from copilot.agent import open_agent
+    from copilot.embed import load_embedder, minilm_path
+    from copilot.index import build_index
+    from copilot.types import Turn
+
+    questions = evaluate.load_dataset(args.dataset)
+    base = _settings(kb_dir=args.kb)
+    data_dir = args.data_dir or base.data_dir / "eval" / args.kb.resolve().name
+    settings = _settings(kb_dir=args.kb, data_dir=data_dir)
+    report = build_index(settings, load_embedder(settings))
+    print(f"index: {report.summary()}", file=sys.stderr)
+    agent, index = open_agent(settings)
+    outcomes: list[evaluate.Outcome] = []
+    with index:
+
+        def copilot_rank(q: evaluate.Question) -> list[str]:
+            history = [Turn("assistant" if r == "assistant" else "user", c) for r, c in q.history]
+            reply = agent.reply(q.question, history, args.audience)
+            cite = reply.citations[0].article_id if reply.citations else None
+            top = reply.hits[0].article_id if reply.hits else None
+            outcomes.append(evaluate.Outcome(reply.type, cite, top, reply.confidence.value))
+            return [h.article_id for h in reply.hits]
+
+        metrics, _ = evaluate.run_ranker(questions, copilot_rank)
+    result: dict[str, object] = {**metrics, **evaluate.answer_metrics(questions, outcomes)}
+    result["questions"] = len(questions)
+    result["answerable"] = sum(q.answerable for q in questions)
+    result["calibration"] = {
+        "answer_threshold": agent.model.answer_threshold,
+        "fitted_on": agent.model.fitted_on,
+    }
+    if not args.no_baselines:
+        baselines = {
+            "bm25": evaluate.bm25_baseline(args.kb),
+            "llama_index_default": evaluate.llama_index_baseline(args.kb, minilm_path()),
+        }
+        result["baselines"] = {
+            name: evaluate.run_ranker(questions, ranker)[0] for name, ranker in baselines.items()
+        }
+    _print_eval_table(result)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    failed = evaluate.check_gates(result, args.fail_under, args.fail_over)
+    for line in failed:
+        print(f"gate failed: {line}", file=sys.stderr)
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from copilot.agent import open_agent, reply_json
+
+    settings = _settings(kb_dir=args.kb, data_dir=args.data_dir)
+    agent, index = open_agent(settings)
+    with index:
+        reply = agent.reply(args.question, audience=args.audience)
+    if args.json:
+        print(json.dumps(reply_json(reply), indent=2))
+    else:
+        print(reply.text)
+        for c in reply.citations:
+            print(f"  [{c.article_id}] {c.title}")
+        print(f"({reply.type}, confidence {reply.confidence.value:.2f})")
+    return EXIT_OK
+
+
+def _print_eval_table(result: dict[str, object]) -> None:
+    names = ["hit_at_1", "hit_at_5", "mrr", "zero_result_rate", "latency_p50_ms", "latency_p95_ms"]
+    baselines = result.get("baselines") or {}
+    assert isinstance(baselines, dict)
+    header = f"{'metric':<18}{'copilot':>10}" + "".join(f"{b:>22}" for b in baselines)
+    print(header)
+    for name in names:
+        row = f"{name:<18}{float(result[name]):>10.3f}"  # type: ignore[arg-type]
+        for b in baselines.values():
+            value = float(b[name])
+            row += f"{value:>12.3f} ({float(result[name]) - value:+.3f})"  # type: ignore[arg-type]
+        print(row)
+    print(f"{result['questions']} questions, {result['answerable']} answerable")
+    for name in (
+        "answer_rate",
+        "correct_answer_rate",
+        "wrong_answer_rate",
+        "handoff_recall",
+        "aurc",
+    ):
+        print(f"{name:<20}{float(result[name]):>8.3f}")  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager

@@ -107,3 +107,62 @@ class Hit:
     audience: str
     product_area: str
     stale: bool
+
+
+ReplyType = Literal["answer", "clarify", "handoff"]
+HandoffReason = Literal[
+    "low_confidence", "no_results", "customer_asked", "llm_failure", "repeated_unhelpful"
+]
+
+
+@dataclass(frozen=True)
+class Citation:
+    article_id: str
+    title: str
+    section: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """A probability that the answer is right, and the signals it was computed from."""
+
+    value: float
+    signals: dict[str, float] = field(compare=False)
+
+
+@dataclass(frozen=True)
+class CustomerContext:
+    page: str = ""
+    workspace: str = ""
+    plan: str = ""
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Literal["user", "assistant", "agent"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Everything the human needs: why, how sure the bot was, the conversation, what was tried."""
+
+    reason: HandoffReason
+    confidence: float
+    transcript: tuple[Turn, ...]
+    context: CustomerContext
+    articles_tried: tuple[tuple[str, float], ...]  # (article id, confidence-scale score)
+    suggested_next_step: str  # the best article's Escalate section
+    product_area: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    type: ReplyType
+    text: str
+    confidence: Confidence
+    citations: tuple[Citation, ...] = ()
+    handoff: Handoff | None = None
+    hits: tuple[Hit, ...] = ()

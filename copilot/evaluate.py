@@ -1,0 +1,250 @@
+"""The eval suite: run a dataset (KB_FORMAT.md) through retrieval and score it as CONTRACT.md
+defines, beside two baselines measured in the same run on the same KB and embedder.
+
+Retrieval metrics (hit@1, hit@5, MRR, zero-result rate, latency) are computed here today; the
+answer metrics (answer rate, wrong-answer rate, handoff recall, AURC) arrive with the decision
+policy of the retrieval agent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from copilot.errors import DatasetError
+from copilot.retrieve import tokenize
+
+Ranker = Callable[["Question"], list[str]]  # question -> distinct article ids, best first
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answerable: bool
+    expected: tuple[str, ...]
+    reference_answer: str | None = None
+    history: tuple[tuple[str, str], ...] = ()
+    source: str = ""
+    line: int = 0
+
+
+def load_dataset(path: Path) -> list[Question]:
+    """Read a JSON Lines dataset; any bad line raises DatasetError naming the file and line."""
+    if not path.is_file():
+        raise DatasetError(f"dataset {path} does not exist")
+    questions, seen = [], set()
+    with path.open(encoding="utf-8") as fh:
+        for n, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise DatasetError(f"{where}: each line must be a JSON object")
+            for key, kind in (("id", str), ("question", str), ("answerable", bool)):
+                if not isinstance(row.get(key), kind):
+                    raise DatasetError(f'{where}: field "{key}" is required ({kind.__name__})')
+            if row["id"] in seen:
+                raise DatasetError(f'{where}: duplicate id "{row["id"]}"')
+            seen.add(row["id"])
+            expected = row.get("expected_articles") or []
+            if not isinstance(expected, list) or not all(isinstance(e, str) for e in expected):
+                raise DatasetError(f'{where}: "expected_articles" must be a list of article ids')
+            if row["answerable"] and not expected:
+                raise DatasetError(f'{where}: answerable question needs "expected_articles"')
+            history = row.get("history") or []
+            if not isinstance(history, list) or not all(
+                isinstance(t, dict) and isinstance(t.get("content"), str) for t in history
+            ):
+                raise DatasetError(f'{where}: "history" must be a list of {{role, content}}')
+            questions.append(
+                Question(
+                    id=row["id"],
+                    question=row["question"],
+                    answerable=row["answerable"],
+                    expected=tuple(expected),
+                    reference_answer=row.get("reference_answer"),
+                    history=tuple((str(t.get("role", "user")), t["content"]) for t in history),
+                    source=str(row.get("source", "")),
+                    line=n,
+                )
+            )
+    if not questions:
+        raise DatasetError(f"{path}: no questions")
+    return questions
+
+
+def rank_metrics(
+    questions: Sequence[Question], rankings: Sequence[Sequence[str]]
+) -> dict[str, float]:
+    """hit@1, hit@5 and MRR over answerable questions; zero-result rate over all questions."""
+    answerable = [(q, r) for q, r in zip(questions, rankings, strict=True) if q.answerable]
+    hit1 = hit5 = rr = 0.0
+    for q, ranked in answerable:
+        rank = next((i for i, a in enumerate(ranked) if a in q.expected), None)
+        if rank is not None:
+            hit1 += rank == 0
+            hit5 += rank < 5
+            rr += 1.0 / (rank + 1)
+    n = len(answerable) or 1
+    return {
+        "hit_at_1": hit1 / n,
+        "hit_at_5": hit5 / n,
+        "mrr": rr / n,
+        "zero_result_rate": sum(not r for r in rankings) / (len(rankings) or 1),
+    }
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def run_ranker(
+    questions: Sequence[Question], ranker: Ranker
+) -> tuple[dict[str, float], list[list[str]]]:
+    rankings, latencies = [], []
+    for q in questions:
+        start = time.perf_counter()
+        rankings.append(ranker(q))
+        latencies.append((time.perf_counter() - start) * 1000)
+    metrics = rank_metrics(questions, rankings)
+    metrics["latency_p50_ms"] = statistics.median(latencies)
+    metrics["latency_p95_ms"] = percentile(latencies, 95)
+    return metrics, rankings
+
+
+def article_texts(kb_dir: Path) -> dict[str, str]:
+    """Each article file's whole text by id (front matter included), for the baselines."""
+    from copilot.kb import article_files, load_files
+
+    return {
+        f.article.id: f.data.decode("utf-8", "replace")
+        for f in load_files(article_files(kb_dir))
+        if f.article and f.article.id
+    }
+
+
+def bm25_baseline(kb_dir: Path) -> Ranker:
+    """BM25Okapi over each article's whole text, lowercase [a-z0-9]+ tokens minus stopwords."""
+    from rank_bm25 import BM25Okapi
+
+    texts = article_texts(kb_dir)
+    ids = sorted(texts)
+    bm25 = BM25Okapi([tokenize(texts[a]) for a in ids])
+
+    def rank(q: Question) -> list[str]:
+        tokens = tokenize(q.question)
+        if not tokens:
+            return []
+        scores = bm25.get_scores(tokens)
+        order = sorted(range(len(ids)), key=lambda i: -scores[i])
+        return [ids[i] for i in order[:10] if scores[i] > 0]
+
+    return rank
+
+
+def llama_index_baseline(kb_dir: Path, model_path: Path) -> Ranker:
+    """A plain VectorStoreIndex: one Document per article file, default settings, same embedder."""
+    from llama_index.core import Document, Settings, VectorStoreIndex
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Using MockLLM" on stdout
+        Settings.llm = None
+    Settings.embed_model = HuggingFaceEmbedding(model_name=str(model_path))
+    docs = [
+        Document(text=text, doc_id=aid, metadata={"article_id": aid})
+        for aid, text in sorted(article_texts(kb_dir).items())
+    ]
+    index = VectorStoreIndex.from_documents(docs)
+    retriever = index.as_retriever(similarity_top_k=20)
+
+    def rank(q: Question) -> list[str]:
+        nodes = retriever.retrieve(q.question)
+        return list(dict.fromkeys(str(n.node.metadata["article_id"]) for n in nodes))[:10]
+
+    return rank
+
+
+def check_gates(metrics: dict[str, Any], under: Sequence[str], over: Sequence[str]) -> list[str]:
+    """`--fail-under hit_at_5=0.9` / `--fail-over wrong_answer_rate=0.05`: the failed gates."""
+    failed = []
+    for spec, is_min in [(s, True) for s in under] + [(s, False) for s in over]:
+        name, _, raw = spec.partition("=")
+        try:
+            limit = float(raw)
+        except ValueError:
+            from copilot.errors import ConfigError
+
+            raise ConfigError(f'gate "{spec}" must look like METRIC=NUMBER') from None
+        if name not in metrics or not isinstance(metrics[name], int | float):
+            from copilot.errors import ConfigError
+
+            raise ConfigError(f'gate "{spec}": no metric "{name}" (have {", ".join(metrics)})')
+        value = float(metrics[name])
+        if (is_min and value < limit) or (not is_min and value > limit):
+            word = "below" if is_min else "above"
+            failed.append(f"{name} = {value:.3f} is {word} {limit}")
+    return failed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the agent did with one question, reduced to what the metrics need."""
+
+    type: str  # answer | clarify | handoff
+    first_citation: str | None
+    top_article: str | None  # what it would have answered with, for the risk-coverage curve
+    confidence: float
+
+
+def answer_metrics(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dict[str, float]:
+    """The CONTRACT.md answer metrics, over the agent's decisions."""
+    pairs = list(zip(questions, outcomes, strict=True))
+    answerable = [(q, o) for q, o in pairs if q.answerable]
+    unanswerable = [(q, o) for q, o in pairs if not q.answerable]
+    answers = [(q, o) for q, o in pairs if o.type == "answer"]
+
+    def right(q: Question, article: str | None) -> bool:
+        return q.answerable and article in q.expected
+
+    n_ans = len(answerable) or 1
+    return {
+        "answer_rate": sum(o.type == "answer" for _, o in answerable) / n_ans,
+        "correct_answer_rate": sum(
+            o.type == "answer" and right(q, o.first_citation) for q, o in answerable
+        )
+        / n_ans,
+        "handoff_recall": sum(o.type in ("handoff", "clarify") for _, o in unanswerable)
+        / (len(unanswerable) or 1),
+        "wrong_answer_rate": sum(not right(q, o.first_citation) for q, o in answers)
+        / (len(answers) or 1),
+        "aurc": aurc([o.confidence for _, o in pairs], [right(q, o.top_article) for q, o in pairs]),
+    }
+
+
+def aurc(confidences: Sequence[float], correct: Sequence[bool]) -> float:
+    """Area under the risk-coverage curve: mean wrong-answer rate over every coverage level
+    when questions are answered in order of confidence (lower is better)."""
+    order = sorted(range(len(confidences)), key=lambda i: -confidences[i])
+    wrong, total = 0, 0.0
+    for k, i in enumerate(order, 1):
+        wrong += not correct[i]
+        total += wrong / k
+    return total / (len(order) or 1)

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from copilot import agent as agent_module
+from copilot.agent import Agent, open_agent
+from copilot.calibrate import ensure_calibrated, params_path
+from copilot.compose import extractive_answer, steps
+from copilot.confidence import SIGNALS, ConfidenceModel, threshold_for
+from copilot.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.index import build_index
+from copilot.retrieve import Retriever
+from copilot.settings import Settings
+from copilot.store import OpenIndex, open_current
+from copilot.types import CustomerContext, Hit, Turn
+from tests.conftest import ROOT
+
+ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
+NEVER = ConfidenceModel(answer_threshold=1.01, clarify_threshold=1.01)
+
+
+@pytest.fixture(scope="module")
+def sample(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Settings, OpenIndex, Retriever]]:
+    data = tmp_path_factory.mktemp("agent") / "data"
+    settings = Settings(kb_dir=ROOT / "kb_articles", data_dir=data)
+    embedder = SentenceTransformerEmbedder(minilm_path(), "minilm")
+    build_index(settings, embedder, today=date(2026, 11, 24))
+    with open_current(settings.index_dir, None) as index:
+        yield settings, index, Retriever(index, embedder)
+
+
+def test_answers_with_the_articles_own_steps(sample: tuple[Settings, OpenIndex, Retriever]) -> None:
+    _, _, retriever = sample
+    reply = Agent(retriever, ALWAYS).reply("my webhook signature verification fails")
+    assert reply.type == "answer"
+    assert reply.citations[0].article_id == "webhook-signature-mismatch"
+    assert "1. Read the raw request body as bytes" in reply.text
+    assert "Send test event" in reply.text  # the Verify section
+    assert set(reply.confidence.signals) == set(SIGNALS)
+
+
+def test_customers_are_never_answered_from_internal_articles(
+    sample: tuple[Settings, OpenIndex, Retriever],
+) -> None:
+    _, _, retriever = sample
+    question = "Agent procedure: refunds and credits for duplicate charges"
+    customer = Agent(retriever, ALWAYS).reply(question)
+    assert all(h.audience == "customer" for h in customer.hits)
+    assert customer.citations[0].article_id != "agent-refund-policy"
+    agent_side = Agent(retriever, ALWAYS).reply(question, audience="internal")
+    assert agent_side.citations[0].article_id == "agent-refund-policy"
+
+
+def test_handoff_reasons(sample: tuple[Settings, OpenIndex, Retriever]) -> None:
+    _, _, retriever = sample
+    context = CustomerContext(page="/settings/billing", plan="business")
+    asked = Agent(retriever, ALWAYS).reply("can I talk to a human please", context=context)
+    assert asked.type == "handoff" and asked.handoff and asked.handoff.reason == "customer_asked"
+    nothing = Agent(retriever, ALWAYS).reply("the of and")
+    assert nothing.handoff and nothing.handoff.reason == "no_results"
+    history = (Turn("user", "invoices"), Turn("assistant", "See Invoices."))
+    low = Agent(retriever, NEVER).reply("my card was declined", history, context=context)
+    assert low.type == "handoff" and low.handoff is not None
+    packet = low.handoff
+    assert packet.reason == "low_confidence"
+    assert [t.content for t in packet.transcript] == [
+        "invoices",
+        "See Invoices.",
+        "my card was declined",
+    ]
+    assert packet.context.plan == "business"
+    assert packet.articles_tried[0][0] == "payment-declined"
+    assert "invoice number" in packet.suggested_next_step  # the Escalate section
+    assert packet.product_area == "billing"
+
+
+def test_clarify_when_two_articles_are_close(
+    sample: tuple[Settings, OpenIndex, Retriever], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, retriever = sample
+    monkeypatch.setattr(agent_module, "CLARIFY_MARGIN", 100.0)
+    model = ConfidenceModel(answer_threshold=1.01, clarify_threshold=0.0)
+    reply = Agent(retriever, model).reply("invite")
+    assert reply.type == "clarify"
+    assert reply.hits[0].title in reply.text and reply.hits[1].title in reply.text
+
+
+def test_stale_articles_carry_a_caveat() -> None:
+    hit = Hit("a", "Title", 1.0, 0.9, 1.0, "Fix", "", "customer", "sso", stale=True)
+    text, cites = extractive_answer(
+        hit, {"Fix": "1. Do this. 2. Then that.", "Verify": "It works."}
+    )
+    assert "1. Do this." in text and "2. Then that." in text and "due for review" in text
+    assert cites[0].article_id == "a"
+    fresh, _ = extractive_answer(replace(hit, stale=False), {"Fix": "Just restart."})
+    assert "due for review" not in fresh and "Just restart." in fresh
+
+
+def test_steps_parsing() -> None:
+    assert steps("1. Open Settings. Expected: it opens. 2. Click Save.") == [
+        "Open Settings. Expected: it opens.",
+        "Click Save.",
+    ]
+    assert steps("Prose only.") == ["Prose only."]
+    assert steps("") == []
+
+
+def test_threshold_for_meets_the_target() -> None:
+    probs = [0.9, 0.8, 0.7, 0.6, 0.5]
+    right = [True, True, True, False, False]
+    assert threshold_for(probs, right, 0.0) == 0.7
+    assert threshold_for(probs, right, 0.25) == 0.6
+    assert threshold_for([0.9], [False], 0.05) == 1.0  # never answer
+
+
+def test_self_calibration_is_saved_and_refitted_when_the_index_changes(
+    sample: tuple[Settings, OpenIndex, Retriever],
+) -> None:
+    settings, index, retriever = sample
+    model = ensure_calibrated(retriever, settings.data_dir)
+    assert "46 articles" in model.fitted_on and 0.0 < model.answer_threshold <= 1.0
+    saved = json.loads(params_path(settings.data_dir).read_text())
+    assert saved["notes"]["index_built_at"] == index.manifest.built_at
+    again = ensure_calibrated(retriever, settings.data_dir)
+    assert again == model  # loaded, not refitted
+    index.manifest.built_at += 1  # as if the KB was re-indexed
+    try:
+        refit = ensure_calibrated(retriever, settings.data_dir)
+        assert refit.notes["index_built_at"] == index.manifest.built_at
+    finally:
+        index.manifest.built_at -= 1
+
+
+def test_cli_ask_json_follows_the_contract(
+    sample: tuple[Settings, OpenIndex, Retriever], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from copilot.cli import main
+
+    settings, _, _ = sample
+    assert (
+        main(
+            [
+                "ask",
+                "--data-dir",
+                str(settings.data_dir),
+                "--json",
+                "SSO sign-in keeps looping back to the login page",
+            ]
+        )
+        == 0
+    )
+    reply = json.loads(capsys.readouterr().out)
+    assert set(reply) >= {"type", "text", "confidence", "citations", "handoff", "conversation_id"}
+    assert reply["type"] in ("answer", "clarify", "handoff") and 0 <= reply["confidence"] <= 1
+    if reply["type"] == "answer":
+        assert reply["citations"][0]["article_id"] == "sso-login-loop"
+    else:
+        assert reply["handoff"]["articles_tried"][0][0] == "sso-login-loop"
+    agent, index = open_agent(settings)
+    index.close()
+    assert agent.model.answer_threshold > 0
+
+
+def test_cli_ask_without_index_says_what_to_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from copilot.cli import main
+
+    assert main(["ask", "--data-dir", str(tmp_path), "hello"]) == 2
+    assert "run `copilot index`" in capsys.readouterr().err

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from copilot.errors import ConfigError, DatasetError
+from copilot.evaluate import Question, bm25_baseline, check_gates, load_dataset, rank_metrics
+from tests.conftest import ROOT
+
+
+def write(tmp_path: Path, *rows: object) -> Path:
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+GOOD = {"id": "q1", "question": "sso loops", "answerable": True, "expected_articles": ["a"]}
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ({"id": "q2", "answerable": True, "expected_articles": ["a"]}, 'field "question"'),
+        ({"id": "q2", "question": "x", "answerable": "yes"}, 'field "answerable"'),
+        ({**GOOD}, 'duplicate id "q1"'),
+        ({"id": "q3", "question": "x", "answerable": True}, 'needs "expected_articles"'),
+        ({"id": "q4", "question": "x", "answerable": False, "history": "hi"}, '"history"'),
+    ],
+)
+def test_dataset_errors_name_the_line(tmp_path: Path, bad: object, message: str) -> None:
+    path = write(tmp_path, GOOD, bad)
+    with pytest.raises(DatasetError) as exc:
+        load_dataset(path)
+    assert f"{path}:2:" in str(exc.value) and message in str(exc.value)
+
+
+def test_dataset_reads_history_and_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        GOOD,
+        {
+            "id": "q2",
+            "question": "and on mobile?",
+            "answerable": False,
+            "history": [{"role": "user", "content": "sso loops"}],
+        },
+    )
+    q1, q2 = load_dataset(path)
+    assert q1.expected == ("a",) and q1.line == 1
+    assert q2.history == (("user", "sso loops"),) and q2.expected == ()
+
+
+def test_rank_metrics_arithmetic() -> None:
+    qs = [
+        Question("1", "x", True, ("a",)),
+        Question("2", "x", True, ("b", "c")),
+        Question("3", "x", True, ("z",)),
+        Question("4", "x", False, ()),
+    ]
+    rankings = [["a", "b"], ["x", "y", "c"], ["a", "b", "c", "d", "e", "z"], []]
+    m = rank_metrics(qs, rankings)
+    assert m["hit_at_1"] == pytest.approx(1 / 3)
+    assert m["hit_at_5"] == pytest.approx(2 / 3)  # "z" is 6th: outside the top 5
+    assert m["mrr"] == pytest.approx((1 + 1 / 3 + 1 / 6) / 3)
+    assert m["zero_result_rate"] == pytest.approx(1 / 4)
+
+
+def test_gates() -> None:
+    metrics = {"hit_at_5": 0.8, "wrong_answer_rate": 0.1}
+    assert check_gates(metrics, ["hit_at_5=0.7"], ["wrong_answer_rate=0.2"]) == []
+    failed = check_gates(metrics, ["hit_at_5=0.9"], ["wrong_answer_rate=0.05"])
+    assert failed == ["hit_at_5 = 0.800 is below 0.9", "wrong_answer_rate = 0.100 is above 0.05"]
+    with pytest.raises(ConfigError, match="no metric"):
+        check_gates(metrics, ["nope=1"], [])
+    with pytest.raises(ConfigError, match="METRIC=NUMBER"):
+        check_gates(metrics, ["hit_at_5"], [])
+
+
+def test_bm25_baseline_finds_the_obvious_article() -> None:
+    rank = bm25_baseline(ROOT / "kb_articles")
+    q = Question(
+        "1", "webhook signature verification fails HMAC", True, ("webhook-signature-mismatch",)
+    )
+    assert rank(q)[0] == "webhook-signature-mismatch"
+    assert rank(Question("2", "the of and", False, ())) == []
+
+
+def test_cli_eval_json_and_gates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from copilot.cli import main
+
+    dataset = write(
+        tmp_path,
+        {
+            "id": "q1",
+            "question": "HMAC signature of webhook deliveries does not match",
+            "answerable": True,
+            "expected_articles": ["webhook-signature-mismatch"],
+        },
+        {
+            "id": "q2",
+            "question": "my card was declined when paying the invoice",
+            "answerable": True,
+            "expected_articles": ["payment-declined"],
+        },
+        {"id": "q3", "question": "what is the weather in Paris", "answerable": False},
+    )
+    out = tmp_path / "report.json"
+    args = [
+        "eval",
+        "--kb",
+        str(ROOT / "kb_articles"),
+        "--dataset",
+        str(dataset),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--no-baselines",
+        "--json",
+        str(out),
+    ]
+    assert main([*args, "--fail-under", "hit_at_1=1.0"]) == 0
+    report = json.loads(out.read_text())
+    assert report["hit_at_1"] == 1.0 and report["questions"] == 3 and report["answerable"] == 2
+    assert "hit_at_1" in capsys.readouterr().out
+    assert main([*args, "--fail-over", "hit_at_1=0.5"]) == 1
+    assert "gate failed: hit_at_1 = 1.000 is above 0.5" in capsys.readouterr().err
+    assert main([*args[:4], str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_answer_metrics_arithmetic() -> None:
+    from copilot.evaluate import Outcome, answer_metrics, aurc
+
+    qs = [
+        Question("1", "x", True, ("a",)),  # answered right
+        Question("2", "x", True, ("b",)),  # answered wrong
+        Question("3", "x", True, ("c",)),  # handed off
+        Question("4", "x", False, ()),  # answered: wrong
+        Question("5", "x", False, ()),  # clarify: counts as a handoff
+    ]
+    outs = [
+        Outcome("answer", "a", "a", 0.9),
+        Outcome("answer", "z", "z", 0.8),
+        Outcome("handoff", None, "c", 0.3),
+        Outcome("answer", "a", "a", 0.7),
+        Outcome("clarify", None, "q", 0.2),
+    ]
+    m = answer_metrics(qs, outs)
+    assert m["answer_rate"] == pytest.approx(2 / 3)
+    assert m["correct_answer_rate"] == pytest.approx(1 / 3)
+    assert m["handoff_recall"] == pytest.approx(1 / 2)
+    assert m["wrong_answer_rate"] == pytest.approx(2 / 3)
+    # by confidence: right, wrong, wrong, right(c), wrong -> risks 0, 1/2, 2/3, 2/4, 3/5
+    assert m["aurc"] == pytest.approx((0 + 1 / 2 + 2 / 3 + 2 / 4 + 3 / 5) / 5)
+    assert aurc([0.9, 0.1], [True, False]) < aurc([0.1, 0.9], [True, False])

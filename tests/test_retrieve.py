@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from copilot.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.index import build_index
+from copilot.retrieve import Retriever, standalone_query
+from copilot.settings import Settings
+from copilot.store import open_current
+from tests.conftest import FIXTURES
+
+CLEAN = (FIXTURES / "lint" / "clean" / "clean-article.md").read_text()
+ARTICLES = {
+    "export-csv": ("customer", 'Exporting to CSV shows "Export failed: file too large".'),
+    "login-sso": ("customer", "Single sign-on keeps returning to the login page."),
+    "refund-procedure": ("internal", "Agent procedure for refunds of duplicate card charges."),
+}
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retriever]:
+    root = tmp_path_factory.mktemp("retrieve")
+    kb = root / "kb"
+    kb.mkdir()
+    for aid, (audience, symptom) in ARTICLES.items():
+        text = CLEAN.replace("clean-article", aid).replace('The page says "Error".', symptom)
+        if audience == "internal":
+            text = text.replace("product_area: sso\n", "product_area: sso\naudience: internal\n")
+        (kb / f"{aid}.md").write_text(text)
+    embedder = SentenceTransformerEmbedder(minilm_path(), "minilm")
+    settings = Settings(kb_dir=kb, data_dir=root / "data")
+    build_index(settings, embedder, today=date(2026, 11, 24))
+    with open_current(settings.index_dir, None) as index:
+        yield Retriever(index, embedder)
+
+
+def test_finds_the_right_article_with_evidence(retriever: Retriever) -> None:
+    hits = retriever.search("CSV export says the file is too large")
+    assert hits[0].article_id == "export-csv"
+    assert hits[0].dense > hits[-1].dense or len(hits) == 1
+    assert hits[0].keyword > 0 and "CSV" in hits[0].text
+    assert hits[0].score >= hits[-1].score
+
+
+def test_customers_never_get_internal_articles(retriever: Retriever) -> None:
+    query = "agent procedure for refunds of duplicate card charges"
+    assert all(h.audience == "customer" for h in retriever.search(query, "customer", k=10))
+    assert "refund-procedure" not in {h.article_id for h in retriever.search(query, k=10)}
+    assert retriever.search(query, "internal")[0].article_id == "refund-procedure"
+
+
+def test_empty_query_finds_nothing(retriever: Retriever) -> None:
+    assert retriever.search("   ") == []
+
+
+def test_follow_up_carries_the_previous_customer_turn() -> None:
+    history = [
+        ("user", "SSO keeps looping"),
+        ("assistant", "Try the ACS URL."),
+        ("user", "I use Okta"),
+    ]
+    assert standalone_query("and on mobile?", history) == "I use Okta\nand on mobile?"
+    assert standalone_query("hello") == "hello"
