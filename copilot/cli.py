@@ -145,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder (COPILOT_DATA_DIR)")
     ask.add_argument("--audience", choices=["customer", "internal"], default="customer")
     ask.add_argument("--json", action="store_true", help="print the reply JSON (CONTRACT.md)")
+
+    chat = sub.add_parser(
+        "chat",
+        help="talk to the copilot in the terminal, keeping the conversation",
+        description="An interactive conversation; follow-up questions are read in context. "
+        "Ctrl-D or an empty line ends it.",
+    )
+    chat.add_argument("--kb", type=Path, metavar="DIR", help="KB folder (COPILOT_KB_DIR)")
+    chat.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder (COPILOT_DATA_DIR)")
+    chat.add_argument("--audience", choices=["customer", "internal"], default="customer")
     return parser
 
 
@@ -163,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "ask":
             return cmd_ask(args)
+        if args.command == "chat":
+            return cmd_chat(args)
     except CopilotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -375,6 +387,33 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for c in reply.citations:
             print(f"  [{c.article_id}] {c.title}")
         print(f"({reply.type}, confidence {reply.confidence.value:.2f})")
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from copilot.agent import open_agent
+    from copilot.types import Turn
+
+    settings = _settings(kb_dir=args.kb, data_dir=args.data_dir)
+    agent, index = open_agent(settings)
+    history: list[Turn] = []
+    with index:
+        while True:
+            try:
+                question = input("you> ").strip()
+            except EOFError:
+                break
+            if not question:
+                break
+            reply = agent.reply(question, history, audience=args.audience)
+            print(f"copilot> {reply.text}")
+            for c in reply.citations:
+                print(f"         [{c.article_id}] {c.title}")
+            print(f"         ({reply.type}, confidence {reply.confidence.value:.2f})")
+            history += [Turn("user", question), Turn("assistant", reply.text)]
+            if reply.type == "handoff":
+                print("(handed off to a person: the conversation ends here in the terminal)")
+                break
     return EXIT_OK
 
 

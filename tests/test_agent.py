@@ -176,3 +176,19 @@ def test_cli_ask_without_index_says_what_to_run(
 
     assert main(["ask", "--data-dir", str(tmp_path), "hello"]) == 2
     assert "run `copilot index`" in capsys.readouterr().err
+
+
+def test_cli_chat_keeps_the_conversation(
+    sample: tuple[Settings, OpenIndex, Retriever],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from copilot.cli import main
+
+    settings, _, _ = sample
+    lines = iter(["my invoice PDF", "can I talk to a human please"])
+    monkeypatch.setattr("builtins.input", lambda _prompt: next(lines))
+    assert main(["chat", "--data-dir", str(settings.data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("copilot> ") == 2
+    assert "handed off to a person" in out
