@@ -154,3 +154,21 @@ def test_answer_metrics_arithmetic() -> None:
     # by confidence: right, wrong, wrong, right(c), wrong -> risks 0, 1/2, 2/3, 2/4, 3/5
     assert m["aurc"] == pytest.approx((0 + 1 / 2 + 2 / 3 + 2 / 4 + 3 / 5) / 5)
     assert aurc([0.9, 0.1], [True, False]) < aurc([0.1, 0.9], [True, False])
+
+
+@pytest.mark.slow
+def test_sample_kb_eval_set_passes_its_gates(tmp_path: Path) -> None:
+    """The sample KB's own eval set (eval/flowbench), with the gates CI holds it to."""
+    from copilot.cli import main
+
+    dataset = ROOT / "eval" / "flowbench" / "questions.jsonl"
+    questions = load_dataset(dataset)
+    assert sum(q.answerable for q in questions) >= 150
+    assert sum(not q.answerable for q in questions) >= 50
+    assert main([
+        "eval", "--kb", str(ROOT / "kb_articles"), "--dataset", str(dataset),
+        "--data-dir", str(tmp_path), "--no-baselines", "--json", str(tmp_path / "r.json"),
+        "--fail-under", "hit_at_1=0.93", "--fail-under", "hit_at_5=0.98",
+        "--fail-under", "handoff_recall=0.95", "--fail-under", "answer_rate=0.5",
+        "--fail-over", "wrong_answer_rate=0.05",
+    ]) == 0
