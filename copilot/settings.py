@@ -25,6 +25,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         toml_file="copilot.toml",
         extra="ignore",
+        populate_by_name=True,  # flags pass llm_api_key by name; the env uses the aliases
     )
 
     kb_dir: Path = Path("kb_articles")

@@ -165,10 +165,30 @@ def test_sample_kb_eval_set_passes_its_gates(tmp_path: Path) -> None:
     questions = load_dataset(dataset)
     assert sum(q.answerable for q in questions) >= 150
     assert sum(not q.answerable for q in questions) >= 50
-    assert main([
-        "eval", "--kb", str(ROOT / "kb_articles"), "--dataset", str(dataset),
-        "--data-dir", str(tmp_path), "--no-baselines", "--json", str(tmp_path / "r.json"),
-        "--fail-under", "hit_at_1=0.93", "--fail-under", "hit_at_5=0.98",
-        "--fail-under", "handoff_recall=0.95", "--fail-under", "answer_rate=0.5",
-        "--fail-over", "wrong_answer_rate=0.05",
-    ]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--kb",
+                str(ROOT / "kb_articles"),
+                "--dataset",
+                str(dataset),
+                "--data-dir",
+                str(tmp_path),
+                "--no-baselines",
+                "--json",
+                str(tmp_path / "r.json"),
+                "--fail-under",
+                "hit_at_1=0.93",
+                "--fail-under",
+                "hit_at_5=0.98",
+                "--fail-under",
+                "handoff_recall=0.95",
+                "--fail-under",
+                "answer_rate=0.5",
+                "--fail-over",
+                "wrong_answer_rate=0.05",
+            ]
+        )
+        == 0
+    )

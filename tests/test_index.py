@@ -315,3 +315,34 @@ def test_chroma_server_path(
         assert sorted(index.manifest.articles) == ["invoice-pdf", "login-sso"]
     # Nothing was written to the local data folder's index.
     assert LocalStore(s.index_dir).current() is None
+
+
+def test_openai_compatible_embeddings_endpoint(kb: Path) -> None:
+    from tests.fake_openai import DIM, fake_openai_server
+
+    with fake_openai_server() as server:
+        s = settings_for(
+            kb, embedder="openai:fake-embed", embed_base_url=server.base_url, llm_api_key="sk-test"
+        )
+        embedder = load_embedder(s)
+        report = build_index(s, embedder, today=TODAY)
+        assert len(report.added) == 3
+        path, auth, body = server.requests[-1]
+        assert path == "/v1/embeddings" and auth == "Bearer sk-test"
+        assert body["model"] == "fake-embed"
+        with open_current(s.index_dir, None) as index:
+            assert index.manifest.embedder == "openai:fake-embed" and index.manifest.dim == DIM
+            hits = index.collection.query(
+                query_embeddings=embedder.embed(["invoice PDF download"]),
+                n_results=1,
+                include=["metadatas"],
+            )
+            assert hits["metadatas"][0][0]["article_id"] == "invoice-pdf"
+        # The minilm default on the same index is another embedder: a clear error, not garbage.
+        with pytest.raises(EmbedderMismatch):
+            build_index(settings_for(kb), load_embedder(settings_for(kb)), today=TODAY)
+
+
+def test_openai_embedder_needs_a_base_url(kb: Path) -> None:
+    with pytest.raises(ConfigError, match="COPILOT_EMBED_BASE_URL"):
+        load_embedder(settings_for(kb, embedder="openai:x"))

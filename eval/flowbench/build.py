@@ -238,7 +238,11 @@ ANSWERABLE = {
 
 # Follow-ups: the question only makes sense after the earlier turn.
 FOLLOW_UPS = [
-    ("sso keeps sending me back to login", "we use ADFS, could the clock matter?", "sso-login-loop"),
+    (
+        "sso keeps sending me back to login",
+        "we use ADFS, could the clock matter?",
+        "sso-login-loop",
+    ),
     ("my card got declined", "and how do i pay the open invoice after that", "payment-declined"),
     ("slack stopped posting", "it's a private channel", "slack-not-posting"),
     ("how do i create an api key", "and how do i rotate it safely", "api-key-rotate"),
@@ -316,17 +320,38 @@ def main() -> None:
     for article, questions in ANSWERABLE.items():
         for q in questions:
             n += 1
-            rows.append({"id": f"fb-{n:03d}", "question": q, "answerable": True,
-                         "expected_articles": [article], "source": "flowbench"})
+            rows.append(
+                {
+                    "id": f"fb-{n:03d}",
+                    "question": q,
+                    "answerable": True,
+                    "expected_articles": [article],
+                    "source": "flowbench",
+                }
+            )
     for first, follow, article in FOLLOW_UPS:
         n += 1
-        rows.append({"id": f"fb-{n:03d}", "question": follow, "answerable": True,
-                     "expected_articles": [article], "source": "flowbench-followup",
-                     "history": [{"role": "user", "content": first}]})
+        rows.append(
+            {
+                "id": f"fb-{n:03d}",
+                "question": follow,
+                "answerable": True,
+                "expected_articles": [article],
+                "source": "flowbench-followup",
+                "history": [{"role": "user", "content": first}],
+            }
+        )
     for q in UNANSWERABLE:
         n += 1
-        rows.append({"id": f"fb-{n:03d}", "question": q, "answerable": False,
-                     "expected_articles": [], "source": "flowbench-unanswerable"})
+        rows.append(
+            {
+                "id": f"fb-{n:03d}",
+                "question": q,
+                "answerable": False,
+                "expected_articles": [],
+                "source": "flowbench-unanswerable",
+            }
+        )
     out = Path(__file__).with_name("questions.jsonl")
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"{len(rows)} questions ({sum(r['answerable'] for r in rows)} answerable) -> {out}")
