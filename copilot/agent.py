@@ -85,7 +85,7 @@ class Agent:
         return Reply("handoff", HANDOFF_TEXT[reason], confidence, (), packet, tuple(ranking.hits))
 
 
-def open_agent(settings: Settings) -> tuple[Agent, OpenIndex]:
+def open_agent(settings: Settings, *, recalibrate: bool = False) -> tuple[Agent, OpenIndex]:
     """Open the current index with its embedder and calibration. Close the index when done."""
     from copilot.calibrate import ensure_calibrated
     from copilot.embed import load_embedder
@@ -100,7 +100,8 @@ def open_agent(settings: Settings) -> tuple[Agent, OpenIndex]:
                 f'"{embedder.name}": run `copilot index --full`'
             )
         retriever = Retriever(index, embedder)
-        return Agent(retriever, ensure_calibrated(retriever, settings.data_dir)), index
+        model = ensure_calibrated(retriever, settings.data_dir, force=recalibrate)
+        return Agent(retriever, model), index
     except BaseException:
         index.close()
         raise

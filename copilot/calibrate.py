@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from copilot.confidence import SIGNALS, ConfidenceModel, fit_logistic, threshold_for
+from copilot.errors import ConfigError
 from copilot.retrieve import Retriever
 
 DROPOUT = 0.0  # measured (bench/calibration_study.py): dropout made thresholds stricter, not truer
@@ -106,7 +107,10 @@ def ensure_calibrated(
     path = params_path(data_dir)
     built = retriever.index.manifest.built_at
     if path.is_file() and not force:
-        model = ConfidenceModel.load(path)
+        try:
+            model = ConfidenceModel.load(path)
+        except ConfigError:
+            model = ConfidenceModel()  # unreadable: fitted again below
         if model.notes.get("index_built_at") == built:
             return model
     model = calibrate(retriever)

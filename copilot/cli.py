@@ -146,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--audience", choices=["customer", "internal"], default="customer")
     ask.add_argument("--json", action="store_true", help="print the reply JSON (CONTRACT.md)")
 
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit the confidence thresholds to this KB (index does it after each change)",
+        description="Self-calibration: questions built from each article's title and Symptoms, "
+        "asked with and without that article, fit when to answer and when to hand off.",
+    )
+    cal.add_argument("--kb", type=Path, metavar="DIR", help="KB folder (COPILOT_KB_DIR)")
+    cal.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder (COPILOT_DATA_DIR)")
+
     chat = sub.add_parser(
         "chat",
         help="talk to the copilot in the terminal, keeping the conversation",
@@ -175,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_ask(args)
         if args.command == "chat":
             return cmd_chat(args)
+        if args.command == "calibrate":
+            return cmd_calibrate(args)
     except CopilotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -387,6 +398,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for c in reply.citations:
             print(f"  [{c.article_id}] {c.title}")
         print(f"({reply.type}, confidence {reply.confidence.value:.2f})")
+    return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from copilot.agent import open_agent
+    from copilot.calibrate import params_path
+
+    settings = _settings(kb_dir=args.kb, data_dir=args.data_dir)
+    agent, index = open_agent(settings, recalibrate=True)
+    index.close()
+    print(
+        f"answer when confidence >= {agent.model.answer_threshold:.2f}, clarify from "
+        f"{agent.model.clarify_threshold:.2f} ({agent.model.fitted_on}); "
+        f"written to {params_path(settings.data_dir)}"
+    )
     return EXIT_OK
 
 

@@ -72,8 +72,10 @@ class ConfidenceModel:
         return Confidence(round(self.probability(named), 4), named)
 
     def save(self, path: Path) -> None:
+        from copilot.store import write_atomic
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        write_atomic(path, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> ConfidenceModel:

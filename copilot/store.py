@@ -177,9 +177,9 @@ class LocalStore:
         draft.collection = None  # the writer stops touching the folder before it is verified
         _close(draft.client)
         verify_in_child(draft.path, manifest.chunk_count)
-        _write_atomic(draft.path / COMPLETE, "ok\n")
+        write_atomic(draft.path / COMPLETE, "ok\n")
         previous = self._pointer()
-        _write_atomic(self.root / POINTER, draft.name + "\n")
+        write_atomic(self.root / POINTER, draft.name + "\n")
         self._collect_garbage(keep={draft.name, previous or ""})
 
     def discard(self, draft: Generation) -> None:
@@ -293,7 +293,8 @@ def open_current(index_dir: Path, chroma_url: str | None) -> OpenIndex:
     return opened
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Replace a file so readers see the old or the new content, never half of it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as fh:
         fh.write(text)

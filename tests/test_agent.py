@@ -192,3 +192,16 @@ def test_cli_chat_keeps_the_conversation(
     out = capsys.readouterr().out
     assert out.count("copilot> ") == 2
     assert "handed off to a person" in out
+
+
+def test_torn_calibration_file_is_refitted_and_cli_calibrate(
+    sample: tuple[Settings, OpenIndex, Retriever], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from copilot.cli import main
+
+    settings, _, retriever = sample
+    params_path(settings.data_dir).write_text('{"weights": [0.1, ')  # killed mid-write
+    model = ensure_calibrated(retriever, settings.data_dir)
+    assert model.fitted_on.startswith("self-calibration")
+    assert main(["calibrate", "--data-dir", str(settings.data_dir)]) == 0
+    assert "answer when confidence >=" in capsys.readouterr().out
