@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to build the index (default: <data dir>/eval/<KB name>)",
     )
     ev.add_argument("--json", type=Path, metavar="OUT", help="write the metrics as JSON")
+    ev.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
     ev.add_argument(
         "--fail-under",
         action="append",
@@ -358,8 +359,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             outcomes.append(evaluate.Outcome(reply.type, cite, top, reply.confidence.value))
             return [h.article_id for h in reply.hits]
 
-        metrics, _ = evaluate.run_ranker(questions, copilot_rank)
+        metrics, rankings = evaluate.run_ranker(questions, copilot_rank)
     result: dict[str, object] = {**metrics, **evaluate.answer_metrics(questions, outcomes)}
+    result["by_source"] = evaluate.by_source(questions, rankings, outcomes)
     result["questions"] = len(questions)
     result["answerable"] = sum(q.answerable for q in questions)
     result["calibration"] = {
@@ -378,6 +380,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    if args.html:
+        from copilot.eval_report import Record, render_html
+
+        records = [
+            Record(
+                q.id,
+                q.question,
+                q.source,
+                q.answerable,
+                q.expected,
+                o.type,
+                o.top_article,
+                o.confidence,
+            )
+            for q, o in zip(questions, outcomes, strict=True)
+        ]
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_html(f"copilot eval: {args.dataset}", result, records))
     failed = evaluate.check_gates(result, args.fail_under, args.fail_over)
     for line in failed:
         print(f"gate failed: {line}", file=sys.stderr)

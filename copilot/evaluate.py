@@ -248,3 +248,22 @@ def aurc(confidences: Sequence[float], correct: Sequence[bool]) -> float:
         wrong += not correct[i]
         total += wrong / k
     return total / (len(order) or 1)
+
+
+def by_source(
+    questions: Sequence[Question], rankings: Sequence[Sequence[str]], outcomes: Sequence[Outcome]
+) -> dict[str, dict[str, float]]:
+    """The retrieval and answer metrics per `source` field of the dataset."""
+    groups: dict[str, list[int]] = {}
+    for i, q in enumerate(questions):
+        groups.setdefault(q.source or "(none)", []).append(i)
+    out = {}
+    for source, idx in sorted(groups.items()):
+        qs = [questions[i] for i in idx]
+        metrics = {
+            **rank_metrics(qs, [rankings[i] for i in idx]),
+            **answer_metrics(qs, [outcomes[i] for i in idx]),
+        }
+        metrics["questions"] = float(len(idx))
+        out[source] = metrics
+    return out

@@ -120,8 +120,10 @@ def test_cli_eval_json_and_gates(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "--json",
         str(out),
     ]
-    assert main([*args, "--fail-under", "hit_at_1=1.0"]) == 0
+    assert main([*args, "--fail-under", "hit_at_1=1.0", "--html", str(tmp_path / "r.html")]) == 0
     report = json.loads(out.read_text())
+    assert report["by_source"]["(none)"]["questions"] == 3
+    assert "risk-coverage" in (tmp_path / "r.html").read_text()
     assert report["hit_at_1"] == 1.0 and report["questions"] == 3 and report["answerable"] == 2
     assert "hit_at_1" in capsys.readouterr().out
     assert main([*args, "--fail-over", "hit_at_1=0.5"]) == 1
@@ -192,3 +194,37 @@ def test_sample_kb_eval_set_passes_its_gates(tmp_path: Path) -> None:
         )
         == 0
     )
+
+
+def test_html_report_is_self_contained_and_escapes_text() -> None:
+    from copilot.eval_report import Record, reliability, render_html, risk_coverage
+
+    records = [
+        Record("q1", "<script>alert(1)</script> sso?", "s", True, ("a",), "answer", "z", 0.9),
+        Record("q2", "card declined", "s", True, ("b",), "handoff", "c", 0.4),
+        Record("q3", "weather", "t", False, (), "handoff", "d", 0.1),
+    ]
+    result = {
+        "questions": 3,
+        "answerable": 2,
+        "hit_at_1": 0.5,
+        "answer_rate": 0.5,
+        "aurc": 0.3,
+        "baselines": {"bm25": {"hit_at_1": 0.25}},
+        "by_source": {
+            "s": {
+                "questions": 2,
+                "hit_at_1": 0.5,
+                "answer_rate": 0.5,
+                "wrong_answer_rate": 0.0,
+                "handoff_recall": 1.0,
+            }
+        },
+    }
+    page = render_html("report <x>", result, records)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "report &lt;x&gt;" in page and "http" not in page  # no external assets
+    assert "<td>0.500</td><td>0.250</td><td>+0.250</td>" in page
+    assert "card declined" in page  # a miss, listed
+    assert risk_coverage(records) == [(1 / 3, 1.0), (2 / 3, 1.0), (1.0, 1.0)]
+    assert [n for _, _, n in reliability(records)] == [1, 1, 1]

@@ -1,0 +1,172 @@
+"""The eval report as one self-contained HTML page: no scripts, no external assets, every piece of
+question or KB text escaped (a dataset can carry anything)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+
+@dataclass(frozen=True)
+class Record:
+    """One question's outcome, as the report shows it."""
+
+    id: str
+    question: str
+    source: str
+    answerable: bool
+    expected: tuple[str, ...]
+    type: str
+    top: str | None
+    confidence: float
+
+    @property
+    def top_right(self) -> bool:
+        return self.answerable and self.top in self.expected
+
+
+METRICS = [
+    "hit_at_1",
+    "hit_at_5",
+    "mrr",
+    "zero_result_rate",
+    "answer_rate",
+    "correct_answer_rate",
+    "wrong_answer_rate",
+    "handoff_recall",
+    "aurc",
+    "latency_p50_ms",
+    "latency_p95_ms",
+]
+W, H, PAD = 360, 240, 36
+
+
+def risk_coverage(records: Sequence[Record]) -> list[tuple[float, float]]:
+    ordered = sorted(records, key=lambda r: -r.confidence)
+    points, wrong = [], 0
+    for k, r in enumerate(ordered, 1):
+        wrong += not r.top_right
+        points.append((k / len(ordered), wrong / k))
+    return points
+
+
+def reliability(records: Sequence[Record], bins: int = 10) -> list[tuple[float, float, int]]:
+    """(mean predicted, observed share right, count) per confidence bin."""
+    out = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [
+            r for r in records if lo <= r.confidence < hi or (b == bins - 1 and r.confidence == 1)
+        ]
+        if inside:
+            out.append(
+                (
+                    sum(r.confidence for r in inside) / len(inside),
+                    sum(r.top_right for r in inside) / len(inside),
+                    len(inside),
+                )
+            )
+    return out
+
+
+def _num(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _xy(x: float, y: float) -> str:
+    return f"{PAD + x * (W - 2 * PAD):.1f},{H - PAD - y * (H - 2 * PAD):.1f}"
+
+
+def _axes(xlabel: str, ylabel: str) -> str:
+    return (
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{H - PAD}" stroke="#555"/>'
+        f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{H - PAD}" stroke="#555"/>'
+        f'<text x="{W / 2}" y="{H - 6}" text-anchor="middle">{xlabel}</text>'
+        f'<text x="12" y="{H / 2}" transform="rotate(-90 12 {H / 2})" text-anchor="middle">'
+        f"{ylabel}</text>"
+        f'<text x="{PAD}" y="{H - PAD + 14}" text-anchor="middle">0</text>'
+        f'<text x="{W - PAD}" y="{H - PAD + 14}" text-anchor="middle">1</text>'
+        f'<text x="{PAD - 4}" y="{PAD + 4}" text-anchor="end">1</text>'
+    )
+
+
+def render_html(title: str, result: dict[str, object], records: Sequence[Record]) -> str:
+    baselines = result.get("baselines") or {}
+    assert isinstance(baselines, dict)
+    head = "".join(f"<th>{escape(b)}</th><th>Δ</th>" for b in baselines)
+    rows = []
+    for m in METRICS:
+        if m not in result:
+            continue
+        value = float(result[m])  # type: ignore[arg-type]
+        cells = f"<td>{value:.3f}</td>"
+        for b in baselines.values():
+            if m in b:
+                cells += f"<td>{float(b[m]):.3f}</td><td>{value - float(b[m]):+.3f}</td>"
+            else:
+                cells += "<td>–</td><td></td>"
+        rows.append(f"<tr><th>{m}</th>{cells}</tr>")
+
+    curve = " ".join(_xy(c, r) for c, r in risk_coverage(records))
+    answered = _num(result.get("answer_rate"))
+    share = sum(r.type == "answer" for r in records) / (len(records) or 1)
+    rel = "".join(
+        f'<rect x="{_xy(p - 0.04, o).split(",")[0]}" y="{_xy(0, o).split(",")[1]}" '
+        f'width="{0.08 * (W - 2 * PAD):.1f}" height="{o * (H - 2 * PAD):.1f}" fill="#4a7bd0">'
+        f"<title>{n} questions</title></rect>"
+        for p, o, n in reliability(records)
+    )
+    misses = sorted(
+        (r for r in records if r.answerable and not r.top_right), key=lambda r: -r.confidence
+    )[:25]
+    miss_rows = "".join(
+        f"<tr><td>{escape(r.id)}</td><td>{escape(r.question)}</td>"
+        f"<td>{escape(', '.join(r.expected))}</td><td>{escape(r.top or '(nothing)')}</td>"
+        f"<td>{escape(r.type)}</td><td>{r.confidence:.2f}</td></tr>"
+        for r in misses
+    )
+    by_source = result.get("by_source") or {}
+    assert isinstance(by_source, dict)
+    source_rows = "".join(
+        f"<tr><th>{escape(s)}</th><td>{int(m['questions'])}</td>"
+        f"<td>{m['hit_at_1']:.3f}</td><td>{m['answer_rate']:.3f}</td>"
+        f"<td>{m['wrong_answer_rate']:.3f}</td><td>{m['handoff_recall']:.3f}</td>"
+        f'<td><svg width="120" height="10"><rect width="{120 * m["hit_at_1"]:.0f}" height="10" '
+        f'fill="#4a7bd0"/></svg></td></tr>'
+        for s, m in by_source.items()
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<style>
+body{{font:14px/1.4 system-ui,sans-serif;margin:2rem;max-width:70rem;color:#222}}
+table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.25rem .5rem;
+text-align:left}}td{{font-variant-numeric:tabular-nums}}svg text{{font-size:11px}}
+.charts{{display:flex;gap:2rem;flex-wrap:wrap}}
+</style></head><body>
+<h1>{escape(title)}</h1>
+<p>{result.get("questions")} questions, {result.get("answerable")} answerable.</p>
+<h2>Copilot beside the baselines</h2>
+<table><tr><th>metric</th><th>copilot</th>{head}</tr>{"".join(rows)}</table>
+<div class="charts">
+<figure><svg width="{W}" height="{H}" role="img" aria-label="risk-coverage curve">
+{_axes("share answered (coverage)", "wrong-answer rate (risk)")}
+<polyline fill="none" stroke="#c33" stroke-width="2" points="{curve}"/>
+<line x1="{_xy(share, 0).split(",")[0]}" y1="{PAD}" x2="{_xy(share, 0).split(",")[0]}"
+ y2="{H - PAD}" stroke="#393" stroke-dasharray="4"/>
+</svg><figcaption>Risk–coverage (AURC {_num(result.get("aurc")):.3f}); dashed: the shipped
+threshold answers {share:.0%} of all questions ({answered:.0%} of answerable).</figcaption></figure>
+<figure><svg width="{W}" height="{H}" role="img" aria-label="reliability diagram">
+{_axes("predicted confidence", "observed share right")}
+<line x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{PAD}" stroke="#999" stroke-dasharray="3"/>
+{rel}</svg><figcaption>Reliability: bars on the diagonal mean the confidence is a
+probability.</figcaption></figure>
+</div>
+<h2>By source</h2>
+<table><tr><th>source</th><th>questions</th><th>hit@1</th><th>answer rate</th>
+<th>wrong-answer rate</th><th>handoff recall</th><th></th></tr>{source_rows}</table>
+<h2>Worst misses</h2>
+<table><tr><th>id</th><th>question</th><th>expected</th><th>top article</th><th>reply</th>
+<th>confidence</th></tr>{miss_rows}</table>
+</body></html>
+"""
