@@ -26,6 +26,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+def _kb_and_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kb", type=Path, metavar="DIR", help="KB folder (COPILOT_KB_DIR)")
+    p.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder (COPILOT_DATA_DIR)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="copilot",
@@ -80,10 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="build or update the search index of the KB",
         description="Embed the KB into the vector index. Only changed articles are re-embedded.",
     )
-    index.add_argument("--kb", type=Path, metavar="DIR", help="KB folder (COPILOT_KB_DIR)")
-    index.add_argument(
-        "--data-dir", type=Path, metavar="DIR", help="data folder (COPILOT_DATA_DIR)"
-    )
+    _kb_and_data_args(index)
     index.add_argument("--full", action="store_true", help="rebuild everything from scratch")
     index.add_argument(
         "--strict",
@@ -142,8 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or a handoff to a person.",
     )
     ask.add_argument("question")
-    ask.add_argument("--kb", type=Path, metavar="DIR", help="KB folder (COPILOT_KB_DIR)")
-    ask.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder (COPILOT_DATA_DIR)")
+    _kb_and_data_args(ask)
     ask.add_argument("--audience", choices=["customer", "internal"], default="customer")
     ask.add_argument("--json", action="store_true", help="print the reply JSON (CONTRACT.md)")
 
@@ -153,8 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-calibration: questions built from each article's title and Symptoms, "
         "asked with and without that article, fit when to answer and when to hand off.",
     )
-    cal.add_argument("--kb", type=Path, metavar="DIR", help="KB folder (COPILOT_KB_DIR)")
-    cal.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder (COPILOT_DATA_DIR)")
+    _kb_and_data_args(cal)
 
     chat = sub.add_parser(
         "chat",
@@ -162,8 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="An interactive conversation; follow-up questions are read in context. "
         "Ctrl-D or an empty line ends it.",
     )
-    chat.add_argument("--kb", type=Path, metavar="DIR", help="KB folder (COPILOT_KB_DIR)")
-    chat.add_argument("--data-dir", type=Path, metavar="DIR", help="data folder (COPILOT_DATA_DIR)")
+    _kb_and_data_args(chat)
     chat.add_argument("--audience", choices=["customer", "internal"], default="customer")
     return parser
 
@@ -336,68 +335,24 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from copilot import evaluate
-    from copilot.agent import open_agent
-    from copilot.embed import load_embedder, minilm_path
-    from copilot.index import build_index
-    from copilot.types import Turn
 
     questions = evaluate.load_dataset(args.dataset)
     base = _settings(kb_dir=args.kb)
     data_dir = args.data_dir or base.data_dir / "eval" / args.kb.resolve().name
     settings = _settings(kb_dir=args.kb, data_dir=data_dir)
-    report = build_index(settings, load_embedder(settings))
-    print(f"index: {report.summary()}", file=sys.stderr)
-    agent, index = open_agent(settings)
-    outcomes: list[evaluate.Outcome] = []
-    with index:
-
-        def copilot_rank(q: evaluate.Question) -> list[str]:
-            history = [Turn("assistant" if r == "assistant" else "user", c) for r, c in q.history]
-            reply = agent.reply(q.question, history, args.audience)
-            cite = reply.citations[0].article_id if reply.citations else None
-            top = reply.hits[0].article_id if reply.hits else None
-            outcomes.append(evaluate.Outcome(reply.type, cite, top, reply.confidence.value))
-            return [h.article_id for h in reply.hits]
-
-        metrics, rankings = evaluate.run_ranker(questions, copilot_rank)
-    result: dict[str, object] = {**metrics, **evaluate.answer_metrics(questions, outcomes)}
-    result["by_source"] = evaluate.by_source(questions, rankings, outcomes)
-    result["questions"] = len(questions)
-    result["answerable"] = sum(q.answerable for q in questions)
-    result["calibration"] = {
-        "answer_threshold": agent.model.answer_threshold,
-        "fitted_on": agent.model.fitted_on,
-    }
-    if not args.no_baselines:
-        baselines = {
-            "bm25": evaluate.bm25_baseline(args.kb),
-            "llama_index_default": evaluate.llama_index_baseline(args.kb, minilm_path()),
-        }
-        result["baselines"] = {
-            name: evaluate.run_ranker(questions, ranker)[0] for name, ranker in baselines.items()
-        }
+    result, outcomes = evaluate.evaluate_kb(
+        settings, questions, audience=args.audience, baselines=not args.no_baselines
+    )
     _print_eval_table(result)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     if args.html:
-        from copilot.eval_report import Record, render_html
+        from copilot.eval_report import render_html
 
-        records = [
-            Record(
-                q.id,
-                q.question,
-                q.source,
-                q.answerable,
-                q.expected,
-                o.type,
-                o.top_article,
-                o.confidence,
-            )
-            for q, o in zip(questions, outcomes, strict=True)
-        ]
         args.html.parent.mkdir(parents=True, exist_ok=True)
-        args.html.write_text(render_html(f"copilot eval: {args.dataset}", result, records))
+        page = render_html(f"copilot eval: {args.dataset}", result, questions, outcomes)
+        args.html.write_text(page)
     failed = evaluate.check_gates(result, args.fail_under, args.fail_over)
     for line in failed:
         print(f"gate failed: {line}", file=sys.stderr)

@@ -4,26 +4,13 @@ question or KB text escaped (a dataset can carry anything)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from html import escape
 
+from copilot.evaluate import Outcome, Question
 
-@dataclass(frozen=True)
-class Record:
-    """One question's outcome, as the report shows it."""
 
-    id: str
-    question: str
-    source: str
-    answerable: bool
-    expected: tuple[str, ...]
-    type: str
-    top: str | None
-    confidence: float
-
-    @property
-    def top_right(self) -> bool:
-        return self.answerable and self.top in self.expected
+def _right(q: Question, o: Outcome) -> bool:
+    return q.answerable and o.top_article in q.expected
 
 
 METRICS = [
@@ -42,31 +29,34 @@ METRICS = [
 W, H, PAD = 360, 240, 36
 
 
-def risk_coverage(records: Sequence[Record]) -> list[tuple[float, float]]:
-    ordered = sorted(records, key=lambda r: -r.confidence)
+def risk_coverage(
+    questions: Sequence[Question], outcomes: Sequence[Outcome]
+) -> list[tuple[float, float]]:
+    ordered = sorted(zip(questions, outcomes, strict=True), key=lambda qo: -qo[1].confidence)
     points, wrong = [], 0
-    for k, r in enumerate(ordered, 1):
-        wrong += not r.top_right
+    for k, (q, o) in enumerate(ordered, 1):
+        wrong += not _right(q, o)
         points.append((k / len(ordered), wrong / k))
     return points
 
 
-def reliability(records: Sequence[Record], bins: int = 10) -> list[tuple[float, float, int]]:
+def reliability(
+    questions: Sequence[Question], outcomes: Sequence[Outcome], bins: int = 10
+) -> list[tuple[float, float, int]]:
     """(mean predicted, observed share right, count) per confidence bin."""
+    pairs = list(zip(questions, outcomes, strict=True))
     out = []
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
         inside = [
-            r for r in records if lo <= r.confidence < hi or (b == bins - 1 and r.confidence == 1)
+            (q, o)
+            for q, o in pairs
+            if lo <= o.confidence < hi or (b == bins - 1 and o.confidence == 1)
         ]
         if inside:
-            out.append(
-                (
-                    sum(r.confidence for r in inside) / len(inside),
-                    sum(r.top_right for r in inside) / len(inside),
-                    len(inside),
-                )
-            )
+            predicted = sum(o.confidence for _, o in inside) / len(inside)
+            observed = sum(_right(q, o) for q, o in inside) / len(inside)
+            out.append((predicted, observed, len(inside)))
     return out
 
 
@@ -91,7 +81,12 @@ def _axes(xlabel: str, ylabel: str) -> str:
     )
 
 
-def render_html(title: str, result: dict[str, object], records: Sequence[Record]) -> str:
+def render_html(
+    title: str,
+    result: dict[str, object],
+    questions: Sequence[Question],
+    outcomes: Sequence[Outcome],
+) -> str:
     baselines = result.get("baselines") or {}
     assert isinstance(baselines, dict)
     head = "".join(f"<th>{escape(b)}</th><th>Δ</th>" for b in baselines)
@@ -108,23 +103,25 @@ def render_html(title: str, result: dict[str, object], records: Sequence[Record]
                 cells += "<td>–</td><td></td>"
         rows.append(f"<tr><th>{m}</th>{cells}</tr>")
 
-    curve = " ".join(_xy(c, r) for c, r in risk_coverage(records))
+    curve = " ".join(_xy(c, r) for c, r in risk_coverage(questions, outcomes))
     answered = _num(result.get("answer_rate"))
-    share = sum(r.type == "answer" for r in records) / (len(records) or 1)
+    share = sum(o.type == "answer" for o in outcomes) / (len(outcomes) or 1)
     rel = "".join(
         f'<rect x="{_xy(p - 0.04, o).split(",")[0]}" y="{_xy(0, o).split(",")[1]}" '
         f'width="{0.08 * (W - 2 * PAD):.1f}" height="{o * (H - 2 * PAD):.1f}" fill="#4a7bd0">'
         f"<title>{n} questions</title></rect>"
-        for p, o, n in reliability(records)
+        for p, o, n in reliability(questions, outcomes)
     )
+    pairs = zip(questions, outcomes, strict=True)
     misses = sorted(
-        (r for r in records if r.answerable and not r.top_right), key=lambda r: -r.confidence
+        ((q, o) for q, o in pairs if q.answerable and not _right(q, o)),
+        key=lambda qo: -qo[1].confidence,
     )[:25]
     miss_rows = "".join(
-        f"<tr><td>{escape(r.id)}</td><td>{escape(r.question)}</td>"
-        f"<td>{escape(', '.join(r.expected))}</td><td>{escape(r.top or '(nothing)')}</td>"
-        f"<td>{escape(r.type)}</td><td>{r.confidence:.2f}</td></tr>"
-        for r in misses
+        f"<tr><td>{escape(q.id)}</td><td>{escape(q.question)}</td>"
+        f"<td>{escape(', '.join(q.expected))}</td><td>{escape(o.top_article or '(nothing)')}</td>"
+        f"<td>{escape(o.type)}</td><td>{o.confidence:.2f}</td></tr>"
+        for q, o in misses
     )
     by_source = result.get("by_source") or {}
     assert isinstance(by_source, dict)

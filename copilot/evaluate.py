@@ -17,10 +17,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from copilot.errors import DatasetError
 from copilot.retrieve import tokenize
+
+if TYPE_CHECKING:
+    from copilot.settings import Settings
 
 Ranker = Callable[["Question"], list[str]]  # question -> distinct article ids, best first
 
@@ -248,6 +251,51 @@ def aurc(confidences: Sequence[float], correct: Sequence[bool]) -> float:
         wrong += not correct[i]
         total += wrong / k
     return total / (len(order) or 1)
+
+
+def evaluate_kb(
+    settings: Settings,
+    questions: Sequence[Question],
+    *,
+    audience: Literal["customer", "internal"] = "customer",
+    baselines: bool = True,
+) -> tuple[dict[str, object], list[Outcome]]:
+    """Index the KB (incrementally), run every question through the real agent, score it, and
+    score the baselines on the same KB and embedder."""
+    from copilot.agent import open_agent
+    from copilot.embed import load_embedder, minilm_path
+    from copilot.index import build_index
+    from copilot.types import Turn
+
+    build_index(settings, load_embedder(settings))
+    agent, index = open_agent(settings)
+    outcomes: list[Outcome] = []
+
+    def copilot_rank(q: Question) -> list[str]:
+        history = [Turn("assistant" if r == "assistant" else "user", c) for r, c in q.history]
+        reply = agent.reply(q.question, history, audience)
+        cite = reply.citations[0].article_id if reply.citations else None
+        top = reply.hits[0].article_id if reply.hits else None
+        outcomes.append(Outcome(reply.type, cite, top, reply.confidence.value))
+        return [h.article_id for h in reply.hits]
+
+    with index:
+        metrics, rankings = run_ranker(questions, copilot_rank)
+    result: dict[str, object] = {**metrics, **answer_metrics(questions, outcomes)}
+    result["by_source"] = by_source(questions, rankings, outcomes)
+    result["questions"] = len(questions)
+    result["answerable"] = sum(q.answerable for q in questions)
+    result["calibration"] = {
+        "answer_threshold": agent.model.answer_threshold,
+        "fitted_on": agent.model.fitted_on,
+    }
+    if baselines:
+        rankers = {
+            "bm25": bm25_baseline(settings.kb_dir),
+            "llama_index_default": llama_index_baseline(settings.kb_dir, minilm_path()),
+        }
+        result["baselines"] = {name: run_ranker(questions, r)[0] for name, r in rankers.items()}
+    return result, outcomes
 
 
 def by_source(

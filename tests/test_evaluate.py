@@ -197,12 +197,18 @@ def test_sample_kb_eval_set_passes_its_gates(tmp_path: Path) -> None:
 
 
 def test_html_report_is_self_contained_and_escapes_text() -> None:
-    from copilot.eval_report import Record, reliability, render_html, risk_coverage
+    from copilot.eval_report import reliability, render_html, risk_coverage
+    from copilot.evaluate import Outcome
 
-    records = [
-        Record("q1", "<script>alert(1)</script> sso?", "s", True, ("a",), "answer", "z", 0.9),
-        Record("q2", "card declined", "s", True, ("b",), "handoff", "c", 0.4),
-        Record("q3", "weather", "t", False, (), "handoff", "d", 0.1),
+    questions = [
+        Question("q1", "<script>alert(1)</script> sso?", True, ("a",), source="s"),
+        Question("q2", "card declined", True, ("b",), source="s"),
+        Question("q3", "weather", False, (), source="t"),
+    ]
+    outcomes = [
+        Outcome("answer", "z", "z", 0.9),
+        Outcome("handoff", None, "c", 0.4),
+        Outcome("handoff", None, "d", 0.1),
     ]
     result = {
         "questions": 3,
@@ -221,10 +227,10 @@ def test_html_report_is_self_contained_and_escapes_text() -> None:
             }
         },
     }
-    page = render_html("report <x>", result, records)
+    page = render_html("report <x>", result, questions, outcomes)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "report &lt;x&gt;" in page and "http" not in page  # no external assets
     assert "<td>0.500</td><td>0.250</td><td>+0.250</td>" in page
     assert "card declined" in page  # a miss, listed
-    assert risk_coverage(records) == [(1 / 3, 1.0), (2 / 3, 1.0), (1.0, 1.0)]
-    assert [n for _, _, n in reliability(records)] == [1, 1, 1]
+    assert risk_coverage(questions, outcomes) == [(1 / 3, 1.0), (2 / 3, 1.0), (1.0, 1.0)]
+    assert [n for _, _, n in reliability(questions, outcomes)] == [1, 1, 1]
