@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, LintFailed
 
 if TYPE_CHECKING:
     from copilot.lint import LintOptions, LintResult
@@ -186,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_chat(args)
         if args.command == "calibrate":
             return cmd_calibrate(args)
+    except LintFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
     except CopilotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,6 +3,7 @@
     CopilotError
     ├── ConfigError          bad settings, flags or files the user gave (CLI exit 2)
     ├── DatasetError         an eval dataset line that cannot be read (names file and line)
+    ├── LintFailed           `--strict` and some articles have lint errors (CLI exit 1)
     └── IndexError_
         ├── IndexMissing     no index yet: run `copilot index`
         ├── EmbedderMismatch the index was built by another embedder: run `copilot index --full`
@@ -22,6 +23,10 @@ class ConfigError(CopilotError):
 
 class DatasetError(CopilotError):
     """An eval dataset cannot be read; the message names the file and line."""
+
+
+class LintFailed(CopilotError):
+    """The command ran and found lint errors it was told not to tolerate."""
 
 
 class IndexError_(CopilotError):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from copilot.embed import SentenceTransformerEmbedder, load_embedder, minilm_path
-from copilot.errors import ConfigError, EmbedderMismatch, IndexLocked, IndexMissing
+from copilot.errors import ConfigError, EmbedderMismatch, IndexLocked, IndexMissing, LintFailed
 from copilot.index import build_index, writer_lock
 from copilot.settings import Settings
 from copilot.store import LocalStore, open_current
@@ -128,8 +128,13 @@ def test_articles_with_lint_errors_are_skipped_or_fatal(
     report = build_index(settings_for(kb), embedder, today=TODAY)
     assert str(broken) in report.skipped and "KB004" in report.skipped[str(broken)]
     assert "broken" not in report.added
-    with pytest.raises(ConfigError, match="lint errors"):
+    with pytest.raises(LintFailed, match="lint errors"):
         build_index(settings_for(kb), embedder, today=TODAY, strict=True)
+    from copilot.cli import main
+
+    args = ["index", "--kb", str(kb), "--data-dir", str(kb.parent / "data"), "--no-calibrate"]
+    assert main([*args, "--strict"]) == 1  # ran and found a problem, as `copilot lint` does
+    assert main(args) == 0
 
 
 def test_embedder_mismatch_needs_full(
