@@ -161,7 +161,9 @@ class LocalStore:
         import chromadb
 
         self.root.mkdir(parents=True, exist_ok=True)
-        self._collect_garbage()
+        # Readers may still hold the generation that was current before this one: keep it too.
+        current = self._pointer()
+        self._collect_garbage({current or "", self._newest_complete_other(current) or ""})
         name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         path = self.root / name
         if base is not None and base.path is not None:
@@ -180,25 +182,23 @@ class LocalStore:
         write_atomic(draft.path / COMPLETE, "ok\n")
         previous = self._pointer()
         write_atomic(self.root / POINTER, draft.name + "\n")
-        self._collect_garbage(keep={draft.name, previous or ""})
+        self._collect_garbage({draft.name, previous or ""})
 
     def discard(self, draft: Generation) -> None:
         _close(draft.client)
         if draft.path is not None:
             shutil.rmtree(draft.path, ignore_errors=True)
 
-    def _collect_garbage(self, keep: set[str] | None = None) -> None:
-        """Remove drafts a killed writer left, and generations older than the previous one."""
-        current = self._pointer()
-        keep = keep or {current or ""}
-        gens = sorted(p for p in self.root.glob("gen-*") if p.is_dir())
-        complete = [p for p in gens if (p / COMPLETE).exists() and p.name != current]
-        # Readers may still hold the generation that was current just before: keep the newest one.
-        if keep == {current or ""} and complete:
-            keep = keep | {complete[-1].name}
-        for path in gens:
-            if path.name not in keep:
+    def _collect_garbage(self, keep: set[str]) -> None:
+        """Remove every generation folder not in `keep` (drafts a killed writer left included)."""
+        for path in self.root.glob("gen-*"):
+            if path.is_dir() and path.name not in keep:
                 shutil.rmtree(path, ignore_errors=True)
+
+    def _newest_complete_other(self, current: str | None) -> str | None:
+        done = sorted(p.name for p in self.root.glob("gen-*") if (p / COMPLETE).exists())
+        others = [name for name in done if name != current]
+        return others[-1] if others else None
 
 
 class ServerStore:
