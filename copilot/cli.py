@@ -343,9 +343,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     base = _settings(kb_dir=args.kb)
     data_dir = args.data_dir or base.data_dir / "eval" / args.kb.resolve().name
     settings = _settings(kb_dir=args.kb, data_dir=data_dir)
-    result, outcomes = evaluate.evaluate_kb(
-        settings, questions, audience=args.audience, baselines=not args.no_baselines
-    )
+    with _progress_bar("questions") as progress:
+        result, outcomes = evaluate.evaluate_kb(
+            settings,
+            questions,
+            audience=args.audience,
+            baselines=not args.no_baselines,
+            progress=progress,
+        )
     _print_eval_table(result)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -440,6 +445,7 @@ def _print_eval_table(result: dict[str, object]) -> None:
         "wrong_answer_rate",
         "handoff_recall",
         "aurc",
+        "auroc",
     ):
         print(f"{name:<20}{float(result[name]):>8.3f}")  # type: ignore[arg-type]
 

@@ -23,6 +23,7 @@ METRICS = [
     "wrong_answer_rate",
     "handoff_recall",
     "aurc",
+    "auroc",
     "latency_p50_ms",
     "latency_p95_ms",
 ]

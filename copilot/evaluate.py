@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from copilot.settings import Settings
 
 Ranker = Callable[["Question"], list[str]]  # question -> distinct article ids, best first
+Progress = Callable[[int, int], None]  # (questions done, total)
 
 
 @dataclass(frozen=True)
@@ -120,13 +121,15 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 def run_ranker(
-    questions: Sequence[Question], ranker: Ranker
+    questions: Sequence[Question], ranker: Ranker, progress: Progress | None = None
 ) -> tuple[dict[str, float], list[list[str]]]:
     rankings, latencies = [], []
-    for q in questions:
+    for n, q in enumerate(questions, 1):
         start = time.perf_counter()
         rankings.append(ranker(q))
         latencies.append((time.perf_counter() - start) * 1000)
+        if progress:
+            progress(n, len(questions))
     metrics = rank_metrics(questions, rankings)
     metrics["latency_p50_ms"] = statistics.median(latencies)
     metrics["latency_p95_ms"] = percentile(latencies, 95)
@@ -227,6 +230,9 @@ def answer_metrics(questions: Sequence[Question], outcomes: Sequence[Outcome]) -
     def right(q: Question, article: str | None) -> bool:
         return q.answerable and article in q.expected
 
+    # The risk-coverage view: every question as if answered with its top article.
+    confidences = [o.confidence for _, o in pairs]
+    top_right = [right(q, o.top_article) for q, o in pairs]
     n_ans = len(answerable) or 1
     return {
         "answer_rate": sum(o.type == "answer" for _, o in answerable) / n_ans,
@@ -238,8 +244,29 @@ def answer_metrics(questions: Sequence[Question], outcomes: Sequence[Outcome]) -
         / (len(unanswerable) or 1),
         "wrong_answer_rate": sum(not right(q, o.first_citation) for q, o in answers)
         / (len(answers) or 1),
-        "aurc": aurc([o.confidence for _, o in pairs], [right(q, o.top_article) for q, o in pairs]),
+        "aurc": aurc(confidences, top_right),
+        "auroc": auroc(confidences, top_right),
     }
+
+
+def auroc(confidences: Sequence[float], correct: Sequence[bool]) -> float:
+    """Probability that a right answer gets a higher confidence than a wrong one (ties: half)."""
+    pos = [c for c, ok in zip(confidences, correct, strict=True) if ok]
+    neg = [c for c, ok in zip(confidences, correct, strict=True) if not ok]
+    if not pos or not neg:
+        return 0.5
+    ranked = sorted((c, i) for i, c in enumerate(confidences))
+    ranks = [0.0] * len(confidences)
+    i = 0
+    while i < len(ranked):  # average ranks over ties
+        j = i
+        while j + 1 < len(ranked) and ranked[j + 1][0] == ranked[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[ranked[k][1]] = (i + j) / 2 + 1
+        i = j + 1
+    pos_rank_sum = sum(r for r, ok in zip(ranks, correct, strict=True) if ok)
+    return (pos_rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
 def aurc(confidences: Sequence[float], correct: Sequence[bool]) -> float:
@@ -259,6 +286,7 @@ def evaluate_kb(
     *,
     audience: Literal["customer", "internal"] = "customer",
     baselines: bool = True,
+    progress: Progress | None = None,
 ) -> tuple[dict[str, object], list[Outcome]]:
     """Index the KB (incrementally), run every question through the real agent, score it, and
     score the baselines on the same KB and embedder."""
@@ -280,7 +308,7 @@ def evaluate_kb(
         return [h.article_id for h in reply.hits]
 
     with index:
-        metrics, rankings = run_ranker(questions, copilot_rank)
+        metrics, rankings = run_ranker(questions, copilot_rank, progress)
     result: dict[str, object] = {**metrics, **answer_metrics(questions, outcomes)}
     result["by_source"] = by_source(questions, rankings, outcomes)
     result["questions"] = len(questions)

@@ -234,3 +234,13 @@ def test_html_report_is_self_contained_and_escapes_text() -> None:
     assert "card declined" in page  # a miss, listed
     assert risk_coverage(questions, outcomes) == [(1 / 3, 1.0), (2 / 3, 1.0), (1.0, 1.0)]
     assert [n for _, _, n in reliability(questions, outcomes)] == [1, 1, 1]
+
+
+def test_auroc() -> None:
+    from copilot.evaluate import auroc
+
+    assert auroc([0.9, 0.8, 0.2, 0.1], [True, True, False, False]) == 1.0
+    assert auroc([0.1, 0.2, 0.8, 0.9], [True, True, False, False]) == 0.0
+    assert auroc([0.5, 0.5], [True, False]) == 0.5  # a tie counts half
+    assert auroc([0.9, 0.7, 0.8], [True, True, False]) == 0.5
+    assert auroc([0.3], [True]) == 0.5  # undefined without both classes
