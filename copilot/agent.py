@@ -12,6 +12,7 @@ from typing import Literal
 
 from copilot.compose import HANDOFF_TEXT, clarify_text, extractive_answer
 from copilot.confidence import ConfidenceModel
+from copilot.embed import Embedder
 from copilot.errors import EmbedderMismatch
 from copilot.retrieve import Ranking, Retriever, standalone_query
 from copilot.settings import Settings
@@ -85,15 +86,18 @@ class Agent:
         return Reply("handoff", HANDOFF_TEXT[reason], confidence, (), packet, tuple(ranking.hits))
 
 
-def open_agent(settings: Settings, *, recalibrate: bool = False) -> tuple[Agent, OpenIndex]:
-    """Open the current index with its embedder and calibration. Close the index when done."""
+def open_agent(
+    settings: Settings, *, recalibrate: bool = False, embedder: Embedder | None = None
+) -> tuple[Agent, OpenIndex]:
+    """Open the current index with its embedder (pass one already loaded to reuse its model) and
+    its calibration. Close the index when done."""
     from copilot.calibrate import ensure_calibrated
     from copilot.embed import load_embedder
     from copilot.store import open_current
 
     index = open_current(settings.index_dir, settings.chroma_url)
     try:
-        embedder = load_embedder(settings)
+        embedder = embedder or load_embedder(settings)
         if index.manifest.embedder != embedder.name:
             raise EmbedderMismatch(
                 f'the index was built with embedder "{index.manifest.embedder}" but settings name '

@@ -9,12 +9,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from copilot.kb import HTML_COMMENT, INVISIBLE
 from copilot.types import Article, Chunk
 
-INVISIBLE = re.compile(
-    "[\u200b\u200c\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069\u061c\u200e\u200f]"
-)
-HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 CHUNKER_VERSION = "2"  # bump when chunk text changes: every article is then re-embedded

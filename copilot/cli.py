@@ -327,7 +327,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not args.no_calibrate:
         from copilot.agent import open_agent
 
-        agent, index = open_agent(settings)  # fits the KB's confidence model if the index changed
+        # fits the KB's confidence model if the index changed
+        agent, index = open_agent(settings, embedder=embedder)
         index.close()
         print(
             f"calibration: answer when confidence >= {agent.model.answer_threshold:.2f} "
@@ -427,7 +428,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _print_eval_table(result: dict[str, object]) -> None:
-    names = ["hit_at_1", "hit_at_5", "mrr", "zero_result_rate", "latency_p50_ms", "latency_p95_ms"]
+    from copilot.evaluate import ANSWER_METRICS, LATENCY_METRICS, RANK_METRICS
+
+    names = [*RANK_METRICS, *LATENCY_METRICS]
     baselines = result.get("baselines") or {}
     assert isinstance(baselines, dict)
     header = f"{'metric':<18}{'copilot':>10}" + "".join(f"{b:>22}" for b in baselines)
@@ -439,14 +442,7 @@ def _print_eval_table(result: dict[str, object]) -> None:
             row += f"{value:>12.3f} ({float(result[name]) - value:+.3f})"  # type: ignore[arg-type]
         print(row)
     print(f"{result['questions']} questions, {result['answerable']} answerable")
-    for name in (
-        "answer_rate",
-        "correct_answer_rate",
-        "wrong_answer_rate",
-        "handoff_recall",
-        "aurc",
-        "auroc",
-    ):
+    for name in ANSWER_METRICS:
         print(f"{name:<20}{float(result[name]):>8.3f}")  # type: ignore[arg-type]
 
 

@@ -32,9 +32,6 @@ class Embedder(Protocol):
     @property
     def dim(self) -> int: ...
 
-    @property
-    def max_tokens(self) -> int: ...  # what the model reads; longer text is cut
-
     def count_tokens(self, text: str) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
@@ -91,10 +88,6 @@ class SentenceTransformerEmbedder:
     def dim(self) -> int:
         return int(self.model.get_sentence_embedding_dimension())
 
-    @property
-    def max_tokens(self) -> int:
-        return int(self.model.max_seq_length) if "model" in self.__dict__ else _max_seq(self.path)
-
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
@@ -107,15 +100,6 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
         )
         return [list(map(float, v)) for v in vectors]
-
-
-def _max_seq(path: Path) -> int:
-    import json
-
-    config = path / "sentence_bert_config.json"
-    if config.is_file():
-        return int(json.loads(config.read_text()).get("max_seq_length", 256))
-    return 256
 
 
 class OpenAIEmbedder:
@@ -138,10 +122,6 @@ class OpenAIEmbedder:
         if not self._dim:
             self._dim = len(self.embed(["dimension probe"])[0])
         return self._dim
-
-    @property
-    def max_tokens(self) -> int:
-        return 512
 
     def count_tokens(self, text: str) -> int:
         return int(len(text.split()) * 1.3) + 1  # an estimate: the remote tokenizer is unknown

@@ -6,27 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from copilot.evaluate import Outcome, Question
+from copilot.evaluate import ANSWER_METRICS, LATENCY_METRICS, RANK_METRICS, Outcome, Question
 
 
 def _right(q: Question, o: Outcome) -> bool:
     return q.answerable and o.top_article in q.expected
 
 
-METRICS = [
-    "hit_at_1",
-    "hit_at_5",
-    "mrr",
-    "zero_result_rate",
-    "answer_rate",
-    "correct_answer_rate",
-    "wrong_answer_rate",
-    "handoff_recall",
-    "aurc",
-    "auroc",
-    "latency_p50_ms",
-    "latency_p95_ms",
-]
+METRICS = [*RANK_METRICS, *ANSWER_METRICS, *LATENCY_METRICS]
 W, H, PAD = 360, 240, 36
 
 

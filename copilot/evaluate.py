@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from copilot.errors import DatasetError
+from copilot.errors import ConfigError, DatasetError
 from copilot.retrieve import tokenize
 
 if TYPE_CHECKING:
@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 
 Ranker = Callable[["Question"], list[str]]  # question -> distinct article ids, best first
 Progress = Callable[[int, int], None]  # (questions done, total)
+
+RANK_METRICS = ("hit_at_1", "hit_at_5", "mrr", "zero_result_rate")
+ANSWER_METRICS = (
+    "answer_rate",
+    "correct_answer_rate",
+    "wrong_answer_rate",
+    "handoff_recall",
+    "aurc",
+    "auroc",
+)
+LATENCY_METRICS = ("latency_p50_ms", "latency_p95_ms")
 
 
 @dataclass(frozen=True)
@@ -196,12 +207,8 @@ def check_gates(metrics: dict[str, Any], under: Sequence[str], over: Sequence[st
         try:
             limit = float(raw)
         except ValueError:
-            from copilot.errors import ConfigError
-
             raise ConfigError(f'gate "{spec}" must look like METRIC=NUMBER') from None
         if name not in metrics or not isinstance(metrics[name], int | float):
-            from copilot.errors import ConfigError
-
             raise ConfigError(f'gate "{spec}": no metric "{name}" (have {", ".join(metrics)})')
         value = float(metrics[name])
         if (is_min and value < limit) or (not is_min and value > limit):
@@ -295,8 +302,9 @@ def evaluate_kb(
     from copilot.index import build_index
     from copilot.types import Turn
 
-    build_index(settings, load_embedder(settings))
-    agent, index = open_agent(settings)
+    embedder = load_embedder(settings)
+    build_index(settings, embedder)
+    agent, index = open_agent(settings, embedder=embedder)
     outcomes: list[Outcome] = []
 
     def copilot_rank(q: Question) -> list[str]:

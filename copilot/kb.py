@@ -18,6 +18,11 @@ import yaml
 from copilot.types import Article, Finding, Release, Section
 
 FRONT_MATTER_FENCE = "---"
+# Text a reader does not see: the linter flags it, the indexer removes it before embedding.
+HTML_COMMENT = re.compile(r"<!--(.*?)(?:-->|$)", re.S)
+INVISIBLE = re.compile(
+    "[\u200b\u200c\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069\u061c\u200e\u200f]"
+)
 _FIELD_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

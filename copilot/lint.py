@@ -12,7 +12,17 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from copilot.kb import LoadedFile, article_files, load_files, load_releases, parse_date, staleness
+from copilot.errors import ConfigError
+from copilot.kb import (
+    HTML_COMMENT,
+    INVISIBLE,
+    LoadedFile,
+    article_files,
+    load_files,
+    load_releases,
+    parse_date,
+    staleness,
+)
 from copilot.types import REQUIRED_SECTIONS, Article, Finding, Release, Severity
 
 
@@ -183,7 +193,6 @@ REQUIRED_FIELDS = ("id", "title", "owner", "last_reviewed", "product_area")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 OWNER_PATTERN = re.compile(r"^(?:[^@\s]+@[^@\s]+\.[^@\s]+|@?[A-Za-z0-9][\w.\-/]*)$")
 NUMBERED_STEP = re.compile(r"^\s*\d+[.)]\s+\S", re.M)
-HTML_COMMENT = re.compile(r"<!--(.*?)(?:-->|$)", re.S)
 HIDDEN_ELEMENT = re.compile(
     r"<[a-z][\w-]*\b[^<>]*?\s(?:hidden(?=[\s>=/])|aria-hidden\s*=\s*[\"']?true"
     r"|style\s*=\s*[\"'][^\"']*(?:display\s*:\s*none|visibility\s*:\s*hidden"
@@ -211,9 +220,6 @@ MD_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?([^)\s>]+)")
 REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.I)
 CODE_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?(?:^ {0,3}\1[ \t]*$|\Z)", re.M | re.S)
 CODE_SPAN = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
-INVISIBLE = re.compile(
-    "[\u200b\u200c\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069\u061c\u200e\u200f]"
-)
 
 
 @dataclass(frozen=True)
@@ -566,8 +572,6 @@ def parse_today(value: str | None) -> date:
         return date.today()
     parsed = parse_date(value)
     if parsed is None:
-        from copilot.errors import ConfigError
-
         raise ConfigError(f'--today "{value}" is not a date like 2026-11-24')
     return parsed
 
@@ -579,8 +583,6 @@ def codes(values: Iterable[str] | None) -> frozenset[str] | None:
     out = {c.strip().upper() for v in values for c in v.split(",") if c.strip()}
     unknown = [c for c in out if not any(code.startswith(c) for code in RULES)]
     if unknown:
-        from copilot.errors import ConfigError
-
         listed = ", ".join(sorted(unknown))
         raise ConfigError(f"unknown rule code {listed}: see `copilot lint --explain`")
     return frozenset(out)
