@@ -6,32 +6,68 @@ question + history -> standalone query -> ranking -> confidence -> decision -> r
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from fnmatch import fnmatch
 from typing import Literal
 
-from copilot.compose import HANDOFF_TEXT, clarify_text, extractive_answer
+from copilot.compose import HANDOFF_TEXT, STALE_NOTE, clarify_text, extractive_answer
 from copilot.confidence import ConfidenceModel
 from copilot.embed import Embedder
-from copilot.errors import EmbedderMismatch
+from copilot.errors import EmbedderMismatch, LLMError
+from copilot.grounding import (
+    Checker,
+    Prompts,
+    Unsupported,
+    answer_messages,
+    checked_sentences,
+    condense_messages,
+    join_sentences,
+    source_text,
+)
+from copilot.llm import ChatModel
 from copilot.retrieve import Ranking, Retriever, standalone_query
 from copilot.settings import Settings
 from copilot.store import OpenIndex
-from copilot.types import Confidence, CustomerContext, Handoff, HandoffReason, Reply, Turn
+from copilot.types import Citation, Confidence, CustomerContext, Handoff, HandoffReason, Reply, Turn
 
 WANTS_HUMAN = re.compile(
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+)?(?:human|person|someone|agent|support)\b"
     r"|\b(?:human|real person|live agent|representative)\b(?:\s+please)?\s*[.!?]*$",
     re.I,
 )
+# A customer telling us the last answer did not work.
+UNHELPFUL = re.compile(
+    r"\b(?:did\s*n[o']?t|does\s*n[o']?t|do\s*n[o']?t|not|never|still\s+(?:does\s*n[o']?t|not))"
+    r"\s+(?:help|work|working|fix|solve)"
+    r"|\bstill\s+(?:broken|failing|the same|happening|stuck|getting|seeing|get|see)\b"
+    r"|\bno luck\b|\bsame (?:error|problem|issue)\b|\bwrong answer\b|\bnot helpful\b",
+    re.I,
+)
 CLARIFY_MARGIN = 0.35  # fused-score gap under which the top two articles count as "close"
+UNHELPFUL_LIMIT = 2  # answers in a row the customer said did not help, before a person steps in
+LLM_SOURCES = 3  # articles given to the LLM as numbered sources
+
+DeltaSink = Callable[[str], None]
 
 
 class Agent:
     """Stateless over conversations: history comes in with each question."""
 
-    def __init__(self, retriever: Retriever, model: ConfidenceModel) -> None:
-        self.retriever, self.model = retriever, model
+    def __init__(
+        self,
+        retriever: Retriever,
+        model: ConfidenceModel,
+        *,
+        llm: ChatModel | None = None,
+        prompts: Prompts | None = None,
+        llm_fallback: Literal["extractive", "handoff"] = "extractive",
+        page_areas: dict[str, str] | None = None,
+    ) -> None:
+        self.retriever, self.model, self.llm = retriever, model, llm
+        self.prompts = prompts or (Prompts.load() if llm else None)
+        self.llm_fallback = llm_fallback
+        self.page_areas = page_areas or {}
 
     def reply(
         self,
@@ -39,20 +75,25 @@ class Agent:
         history: Sequence[Turn] = (),
         audience: Literal["customer", "internal"] = "customer",
         context: CustomerContext | None = None,
+        on_delta: DeltaSink | None = None,
     ) -> Reply:
+        """`on_delta` receives the answer sentence by sentence as the LLM writes it, each only
+        after it passed the citation and support checks; the returned Reply is the final word."""
         context = context or CustomerContext()
         transcript = (*history, Turn("user", question))
-        query = standalone_query(question, [(t.role, t.content) for t in history])
-        ranking = self.retriever.rank(query, audience)
+        query = self._standalone(question, history)
+        area = area_for_page(context.page, self.page_areas)
+        ranking = self.retriever.rank(query, audience, prefer_area=area)
         confidence = self.model.confidence(ranking.signals)
         if WANTS_HUMAN.search(question):
             return self._handoff("customer_asked", confidence, ranking, transcript, context)
+        if unhelpful_streak(transcript) >= UNHELPFUL_LIMIT:
+            return self._handoff("repeated_unhelpful", confidence, ranking, transcript, context)
         if not ranking.hits:
             return self._handoff("no_results", confidence, ranking, transcript, context)
         top = ranking.hits[0]
         if confidence.value >= self.model.answer_threshold:
-            text, cites = extractive_answer(top, self.retriever.sections[top.article_id])
-            return Reply("answer", text, confidence, cites, None, tuple(ranking.hits))
+            return self._answer(question, history, ranking, confidence, context, on_delta)
         second = ranking.hits[1] if len(ranking.hits) > 1 else None
         if (
             second is not None
@@ -63,6 +104,58 @@ class Agent:
                 "clarify", clarify_text(top, second), confidence, (), None, tuple(ranking.hits)
             )
         return self._handoff("low_confidence", confidence, ranking, transcript, context)
+
+    def _standalone(self, question: str, history: Sequence[Turn]) -> str:
+        if self.llm is None or self.prompts is None or not history:
+            return standalone_query(question, [(t.role, t.content) for t in history])
+        try:
+            rewritten = "".join(self.llm.stream(condense_messages(self.prompts, question, history)))
+        except LLMError:
+            rewritten = ""
+        # A rewrite that is empty or rambles is worse than the measured heuristic.
+        if not rewritten.strip() or len(rewritten) > 4 * len(question) + 200:
+            return standalone_query(question, [(t.role, t.content) for t in history])
+        return rewritten.strip()
+
+    def _answer(
+        self,
+        question: str,
+        history: Sequence[Turn],
+        ranking: Ranking,
+        confidence: Confidence,
+        context: CustomerContext,
+        on_delta: DeltaSink | None,
+    ) -> Reply:
+        transcript = (*history, Turn("user", question))
+        hits = tuple(ranking.hits)
+        top = hits[0]
+        text, cites = extractive_answer(top, self.retriever.sections[top.article_id])
+        if self.llm is None or self.prompts is None:
+            return Reply("answer", text, confidence, cites, None, hits)
+        sections = self.retriever.sections
+        sources = [(h, source_text(sections[h.article_id])) for h in hits[:LLM_SOURCES]]
+        checker = Checker([s for _, s in sources])
+        messages = answer_messages(self.prompts, question, history, sources)
+        sentences: list[str] = []
+        try:
+            for sentence in checked_sentences(self.llm.stream(messages), checker):
+                sentences.append(sentence)
+                if on_delta is not None:
+                    on_delta(sentence)
+        except LLMError:
+            if self.llm_fallback == "handoff":
+                return self._handoff("llm_failure", confidence, ranking, transcript, context)
+            return Reply("answer", text, confidence, cites, None, hits, "extractive_fallback")
+        except Unsupported as verdict:
+            if verdict.refusal:
+                return self._handoff("low_confidence", confidence, ranking, transcript, context)
+            return Reply("answer", text, confidence, cites, None, hits, "extractive_fallback")
+        cited = [sources[n - 1][0] for n in checker.cited]
+        answer = join_sentences(sentences)
+        if any(h.stale for h in cited):
+            answer += "\n" + STALE_NOTE
+        llm_cites = tuple(Citation(h.article_id, h.title, h.section) for h in cited)
+        return Reply("answer", answer, confidence, llm_cites, None, hits, "llm")
 
     def _handoff(
         self,
@@ -86,13 +179,38 @@ class Agent:
         return Reply("handoff", HANDOFF_TEXT[reason], confidence, (), packet, tuple(ranking.hits))
 
 
+def area_for_page(page: str, page_areas: dict[str, str]) -> str | None:
+    """The product area of the page the customer is on, by the first matching URL glob."""
+    if not page:
+        return None
+    return next((area for glob, area in page_areas.items() if fnmatch(page, glob)), None)
+
+
+def unhelpful_streak(transcript: Sequence[Turn]) -> int:
+    """How many of the assistant's latest replies in a row the customer said did not help: by
+    feedback on the reply, or by the next message saying so ("that didn't work")."""
+    streak = 0
+    for i in range(len(transcript) - 1, -1, -1):
+        turn = transcript[i]
+        if turn.role != "assistant":
+            continue
+        following = next((t for t in transcript[i + 1 :] if t.role == "user"), None)
+        said = following is not None and UNHELPFUL.search(following.content) is not None
+        if turn.feedback == "unhelpful" or (said and turn.feedback != "helpful"):
+            streak += 1
+        else:
+            break
+    return streak
+
+
 def open_agent(
     settings: Settings, *, recalibrate: bool = False, embedder: Embedder | None = None
 ) -> tuple[Agent, OpenIndex]:
-    """Open the current index with its embedder (pass one already loaded to reuse its model) and
-    its calibration. Close the index when done."""
+    """Open the current index with its embedder (pass one already loaded to reuse its model),
+    its calibration and the LLM if one is configured. Close the index when done."""
     from copilot.calibrate import ensure_calibrated
     from copilot.embed import load_embedder
+    from copilot.llm import open_llm
     from copilot.store import open_current
 
     index = open_current(settings.index_dir, settings.chroma_url)
@@ -105,7 +223,16 @@ def open_agent(
             )
         retriever = Retriever(index, embedder)
         model = ensure_calibrated(retriever, settings.data_dir, force=recalibrate)
-        return Agent(retriever, model), index
+        llm = open_llm(settings)
+        agent = Agent(
+            retriever,
+            model,
+            llm=llm,
+            prompts=Prompts.load(settings.prompts_dir) if llm else None,
+            llm_fallback=settings.llm_fallback,
+            page_areas=settings.page_areas,
+        )
+        return agent, index
     except BaseException:
         index.close()
         raise
@@ -125,4 +252,5 @@ def reply_json(reply: Reply, conversation_id: str | None = None) -> dict[str, ob
         "citations": [asdict(c) for c in reply.citations],
         "handoff": handoff,
         "conversation_id": conversation_id,
+        "composed_by": reply.composed_by,
     }

@@ -15,14 +15,19 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from copilot.confidence import SIGNALS, ConfidenceModel, fit_logistic, threshold_for
 from copilot.errors import ConfigError
-from copilot.retrieve import Retriever
+from copilot.retrieve import Retriever, standalone_query
+
+if TYPE_CHECKING:
+    from copilot.evaluate import Question
 
 DROPOUT = 0.0  # measured (bench/calibration_study.py): dropout made thresholds stricter, not truer
 VARIANTS = 0
@@ -79,9 +84,37 @@ def calibrate(
         right = not p.left_out and ranking.hits[0].article_id == p.article_id
         rows.append([ranking.signals[s] for s in SIGNALS])
         labels.append(float(right))
+    fitted_on = f"self-calibration: {len(rows)} probes from {len(retriever.articles)} articles"
+    return fit(rows, labels, target_wrong_rate, fitted_on)
+
+
+def fit_labelled(
+    retriever: Retriever,
+    questions: Sequence[Question],
+    audience: Literal["customer", "internal"] = "customer",
+    target_wrong_rate: float = 0.05,
+    source: str = "",
+) -> ConfidenceModel:
+    """Fit on a docs owner's labelled questions: right when answerable and the top article is an
+    expected one; any answer to an unanswerable question is wrong."""
+    rows, labels = [], []
+    for q in questions:
+        ranking = retriever.rank(standalone_query(q.question, q.history), audience)
+        if not ranking.hits:
+            continue
+        rows.append([ranking.signals[s] for s in SIGNALS])
+        labels.append(float(q.answerable and ranking.hits[0].article_id in q.expected))
+    model = fit(rows, labels, target_wrong_rate, f"labelled: {len(rows)} questions {source}")
+    model.notes["labelled"] = 1.0
+    return model
+
+
+def fit(
+    rows: list[list[float]], labels: list[float], target_wrong_rate: float, fitted_on: str
+) -> ConfidenceModel:
     x, y = np.array(rows), np.array(labels)
     if len(set(labels)) < 2:
-        return ConfidenceModel(fitted_on="too few probes to calibrate")
+        return ConfidenceModel(fitted_on=f"too few examples to calibrate ({fitted_on})")
     model = fit_logistic(x, y)
     probabilities = [model.probability(dict(zip(SIGNALS, row, strict=True))) for row in rows]
     model.answer_threshold = threshold_for(
@@ -89,10 +122,8 @@ def calibrate(
     )
     model.clarify_threshold = model.answer_threshold / 2
     model.target_wrong_rate = target_wrong_rate
-    model.fitted_on = (
-        f"self-calibration: {len(rows)} probes from {len(retriever.articles)} articles"
-    )
-    model.notes = {"probes": float(len(rows)), "positives": float(y.sum())}
+    model.fitted_on = fitted_on.strip()
+    model.notes = {"examples": float(len(rows)), "positives": float(y.sum())}
     return model
 
 
@@ -103,7 +134,9 @@ def params_path(data_dir: Path) -> Path:
 def ensure_calibrated(
     retriever: Retriever, data_dir: Path, *, force: bool = False
 ) -> ConfidenceModel:
-    """The KB's fitted model, refitted when the index changed since it was fitted."""
+    """The KB's fitted model, refitted when the index changed since it was fitted. A model fitted
+    on labelled questions (`copilot eval --calibrate`) is kept until `force` (`copilot calibrate`):
+    real questions beat the KB's own probes."""
     path = params_path(data_dir)
     built = retriever.index.manifest.built_at
     if path.is_file() and not force:
@@ -111,7 +144,7 @@ def ensure_calibrated(
             model = ConfidenceModel.load(path)
         except ConfigError:
             model = ConfidenceModel()  # unreadable: fitted again below
-        if model.notes.get("index_built_at") == built:
+        if model.notes.get("index_built_at") == built or model.notes.get("labelled"):
             return model
     model = calibrate(retriever)
     model.notes["index_built_at"] = built

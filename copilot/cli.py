@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from copilot.errors import CopilotError, LintFailed
+from copilot.errors import ConfigError, CopilotError, LintFailed
 
 if TYPE_CHECKING:
     from copilot.lint import LintOptions, LintResult
@@ -133,6 +133,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="METRIC=VALUE",
         help="fail (exit 1) when METRIC is above VALUE; repeatable",
+    )
+    ev.add_argument(
+        "--compare", type=Path, metavar="OLD.json", help="show each metric's change from OLD.json"
+    )
+    ev.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit the confidence thresholds on part of the dataset (whole conversations, see "
+        "--calibration-share), write them for the agent, and evaluate on the rest",
+    )
+    ev.add_argument(
+        "--calibration-share",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="share of conversations used to calibrate with --calibrate (default 0.5)",
+    )
+    ev.add_argument(
+        "--target-wrong-rate",
+        type=float,
+        default=0.05,
+        metavar="R",
+        help="wrong-answer rate the thresholds aim for with --calibrate (default 0.05)",
     )
     ev.add_argument("--no-baselines", action="store_true", help="skip the baselines (faster)")
     ev.add_argument("--audience", choices=["customer", "internal"], default="customer")
@@ -341,18 +364,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from copilot import evaluate
 
     questions = evaluate.load_dataset(args.dataset)
+    old = _read_report(args.compare) if args.compare else None
+    if args.calibrate and not 0 < args.calibration_share < 1:
+        raise ConfigError("--calibration-share must be between 0 and 1")
     base = _settings(kb_dir=args.kb)
     data_dir = args.data_dir or base.data_dir / "eval" / args.kb.resolve().name
     settings = _settings(kb_dir=args.kb, data_dir=data_dir)
     with _progress_bar("questions") as progress:
-        result, outcomes = evaluate.evaluate_kb(
+        result, outcomes, questions = evaluate.evaluate_kb(
             settings,
             questions,
             audience=args.audience,
             baselines=not args.no_baselines,
             progress=progress,
+            calibrate_share=args.calibration_share if args.calibrate else None,
+            target_wrong_rate=args.target_wrong_rate,
         )
     _print_eval_table(result)
+    if args.calibrate:
+        cal = result["calibration"]
+        assert isinstance(cal, dict)
+        print(
+            f"calibrated on {cal['calibration_questions']} questions, evaluated on "
+            f"{cal['evaluation_questions']}: answer when confidence >= "
+            f"{cal['answer_threshold']:.2f} (written to {settings.data_dir / 'confidence.json'})"
+        )
+    if old is not None:
+        print(f"\nchange from {args.compare}:")
+        for name, before, after in evaluate.compare(result, old):
+            print(f"{name:<20}{before:>9.3f} -> {after:>7.3f}  ({after - before:+.3f})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -366,6 +406,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for line in failed:
         print(f"gate failed: {line}", file=sys.stderr)
     return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _read_report(path: Path) -> dict[str, object]:
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--compare {path}: not a readable eval JSON report ({exc})") from None
+    if not isinstance(report, dict):
+        raise ConfigError(f"--compare {path}: not an eval JSON report (expected an object)")
+    return report
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -429,6 +479,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def _print_eval_table(result: dict[str, object]) -> None:
     from copilot.evaluate import ANSWER_METRICS, LATENCY_METRICS, RANK_METRICS
+    from copilot.ragas_metrics import RAGAS_METRICS
 
     names = [*RANK_METRICS, *LATENCY_METRICS]
     baselines = result.get("baselines") or {}
@@ -444,6 +495,9 @@ def _print_eval_table(result: dict[str, object]) -> None:
     print(f"{result['questions']} questions, {result['answerable']} answerable")
     for name in ANSWER_METRICS:
         print(f"{name:<20}{float(result[name]):>8.3f}")  # type: ignore[arg-type]
+    for name in RAGAS_METRICS:
+        score = result.get(name)
+        print(f"{name:<26}{f'{score:.3f}' if isinstance(score, float) else 'n/a':>8}")
 
 
 @contextlib.contextmanager

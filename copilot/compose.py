@@ -9,6 +9,7 @@ import re
 from copilot.types import Citation, Hit
 
 MAX_STEPS = 8
+STALE_NOTE = "Note: this article is due for review, so some details may have changed."
 STEP = re.compile(r"(?:^|\s)(\d+)[.)]\s+")
 
 
@@ -32,7 +33,7 @@ def extractive_answer(hit: Hit, sections: dict[str, str]) -> tuple[str, tuple[Ci
     if verify and verify != "Not stated in the source.":
         lines.append(f"To check it worked: {verify}")
     if hit.stale:
-        lines.append("Note: this article is due for review, so some details may have changed.")
+        lines.append(STALE_NOTE)
     cites = (Citation(hit.article_id, hit.title, "Fix"),)
     return "\n".join(lines), cites
 

@@ -4,6 +4,7 @@
     ├── ConfigError          bad settings, flags or files the user gave (CLI exit 2)
     ├── DatasetError         an eval dataset line that cannot be read (names file and line)
     ├── LintFailed           `--strict` and some articles have lint errors (CLI exit 1)
+    ├── LLMError             the LLM endpoint failed, timed out or refused (the agent falls back)
     └── IndexError_
         ├── IndexMissing     no index yet: run `copilot index`
         ├── EmbedderMismatch the index was built by another embedder: run `copilot index --full`
@@ -27,6 +28,10 @@ class DatasetError(CopilotError):
 
 class LintFailed(CopilotError):
     """The command ran and found lint errors it was told not to tolerate."""
+
+
+class LLMError(CopilotError):
+    """The configured LLM endpoint failed or timed out."""
 
 
 class IndexError_(CopilotError):

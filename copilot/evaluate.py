@@ -1,17 +1,18 @@
 """The eval suite: run a dataset (KB_FORMAT.md) through retrieval and score it as CONTRACT.md
 defines, beside two baselines measured in the same run on the same KB and embedder.
 
-Retrieval metrics (hit@1, hit@5, MRR, zero-result rate, latency) are computed here today; the
-answer metrics (answer rate, wrong-answer rate, handoff recall, AURC) arrive with the decision
-policy of the retrieval agent.
+Retrieval metrics (hit@1, hit@5, MRR, zero-result rate, latency) score the ranking; answer
+metrics (answer rate, wrong-answer rate, handoff recall, AURC, AUROC) score the agent's decisions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import math
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ class Question:
     history: tuple[tuple[str, str], ...] = ()
     source: str = ""
     line: int = 0
+    conversation: str = ""  # optional `conversation_id`: turns of one conversation share it
 
 
 def load_dataset(path: Path) -> list[Question]:
@@ -94,11 +96,57 @@ def load_dataset(path: Path) -> list[Question]:
                     history=tuple((str(t.get("role", "user")), t["content"]) for t in history),
                     source=str(row.get("source", "")),
                     line=n,
+                    conversation=str(row.get("conversation_id") or ""),
                 )
             )
     if not questions:
         raise DatasetError(f"{path}: no questions")
     return questions
+
+
+TURN_SUFFIX = re.compile(r"[-_:.]t\d+$")
+
+
+def conversations(questions: Sequence[Question]) -> list[list[Question]]:
+    """Questions grouped by conversation, so a split never puts turns of one conversation on both
+    sides. Two questions share a conversation when they share a `conversation_id`, an id up to a
+    turn suffix ("-t02"), or an opening message (a follow-up's first history turn is the opening
+    question of its conversation)."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    keys_of = []
+    for q in questions:
+        opening = q.history[0][1] if q.history else q.question
+        keys = [f"id:{TURN_SUFFIX.sub('', q.id)}", f"open:{opening.strip().lower()}"]
+        if q.conversation:
+            keys.append(f"conv:{q.conversation}")
+        for k in keys[1:]:
+            parent[root(k)] = root(keys[0])
+        keys_of.append(keys[0])
+    groups: dict[str, list[Question]] = {}
+    for q, key in zip(questions, keys_of, strict=True):
+        groups.setdefault(root(key), []).append(q)
+    return list(groups.values())
+
+
+def calibration_split(
+    questions: Sequence[Question], share: float = 0.5
+) -> tuple[list[Question], list[Question]]:
+    """(calibration, evaluation): whole conversations, assigned by a hash of their first id so
+    the split is stable across runs and machines, and never depends on the file's order."""
+    calibrate: list[Question] = []
+    evaluate: list[Question] = []
+    for group in conversations(questions):
+        digest = hashlib.sha256(min(q.id for q in group).encode()).digest()
+        side = calibrate if int.from_bytes(digest[:4], "big") / 2**32 < share else evaluate
+        side.extend(group)
+    order = {q.id: i for i, q in enumerate(questions)}
+    return sorted(calibrate, key=lambda q: order[q.id]), sorted(evaluate, key=lambda q: order[q.id])
 
 
 def rank_metrics(
@@ -183,7 +231,7 @@ def llama_index_baseline(kb_dir: Path, model_path: Path) -> Ranker:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "Using MockLLM" on stdout
-        Settings.llm = None
+        Settings.llm = None  # type: ignore[assignment]  # None means "no LLM", as documented
     Settings.embed_model = HuggingFaceEmbedding(model_name=str(model_path))
     docs = [
         Document(text=text, doc_id=aid, metadata={"article_id": aid})
@@ -197,6 +245,15 @@ def llama_index_baseline(kb_dir: Path, model_path: Path) -> Ranker:
         return list(dict.fromkeys(str(n.node.metadata["article_id"]) for n in nodes))[:10]
 
     return rank
+
+
+def compare(new: dict[str, Any], old: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """(metric, old, new) for every number both reports have at the top level."""
+    return [
+        (k, float(old[k]), float(v))
+        for k, v in new.items()
+        if isinstance(v, int | float) and isinstance(old.get(k), int | float)
+    ]
 
 
 def check_gates(metrics: dict[str, Any], under: Sequence[str], over: Sequence[str]) -> list[str]:
@@ -225,6 +282,7 @@ class Outcome:
     first_citation: str | None
     top_article: str | None  # what it would have answered with, for the risk-coverage curve
     confidence: float
+    answer: str | None = None  # the answer text, for ragas's similarity to the reference
 
 
 def answer_metrics(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dict[str, float]:
@@ -294,9 +352,15 @@ def evaluate_kb(
     audience: Literal["customer", "internal"] = "customer",
     baselines: bool = True,
     progress: Progress | None = None,
-) -> tuple[dict[str, object], list[Outcome]]:
+    calibrate_share: float | None = None,
+    target_wrong_rate: float = 0.05,
+) -> tuple[dict[str, object], list[Outcome], list[Question]]:
     """Index the KB (incrementally), run every question through the real agent, score it, and
-    score the baselines on the same KB and embedder."""
+    score the baselines on the same KB and embedder.
+
+    With `calibrate_share`, that share of the conversations first fits the confidence model and
+    thresholds (written to the data folder, where the agent reads them) and only the rest is
+    evaluated. Returns the metrics, one outcome per evaluated question, and those questions."""
     from copilot.agent import open_agent
     from copilot.embed import load_embedder, minilm_path
     from copilot.index import build_index
@@ -305,6 +369,26 @@ def evaluate_kb(
     embedder = load_embedder(settings)
     build_index(settings, embedder)
     agent, index = open_agent(settings, embedder=embedder)
+    calibration: dict[str, object] = {}
+    if calibrate_share is not None:
+        from copilot.calibrate import fit_labelled, params_path
+
+        held, questions = calibration_split(questions, calibrate_share)
+        if not held or not questions:
+            index.close()
+            raise ConfigError(
+                f"--calibrate split {len(held)} / {len(questions)} questions: the dataset is too "
+                "small to both calibrate and evaluate"
+            )
+        model = fit_labelled(agent.retriever, held, audience, target_wrong_rate, "from the dataset")
+        model.notes["index_built_at"] = index.manifest.built_at
+        model.save(params_path(settings.data_dir))
+        agent.model = model
+        calibration = {
+            "calibration_questions": len(held),
+            "evaluation_questions": len(questions),
+            "split": "by conversation",
+        }
     outcomes: list[Outcome] = []
 
     def copilot_rank(q: Question) -> list[str]:
@@ -312,18 +396,24 @@ def evaluate_kb(
         reply = agent.reply(q.question, history, audience)
         cite = reply.citations[0].article_id if reply.citations else None
         top = reply.hits[0].article_id if reply.hits else None
-        outcomes.append(Outcome(reply.type, cite, top, reply.confidence.value))
+        answer = reply.text if reply.type == "answer" else None
+        outcomes.append(Outcome(reply.type, cite, top, reply.confidence.value, answer))
         return [h.article_id for h in reply.hits]
 
     with index:
         metrics, rankings = run_ranker(questions, copilot_rank, progress)
+    from copilot.ragas_metrics import ragas_scores
+
     result: dict[str, object] = {**metrics, **answer_metrics(questions, outcomes)}
+    result.update(ragas_scores(questions, rankings, [o.answer for o in outcomes]))
     result["by_source"] = by_source(questions, rankings, outcomes)
     result["questions"] = len(questions)
     result["answerable"] = sum(q.answerable for q in questions)
     result["calibration"] = {
         "answer_threshold": agent.model.answer_threshold,
         "fitted_on": agent.model.fitted_on,
+        "target_wrong_rate": agent.model.target_wrong_rate,
+        **calibration,
     }
     if baselines:
         rankers = {
@@ -331,7 +421,7 @@ def evaluate_kb(
             "llama_index_default": llama_index_baseline(settings.kb_dir, minilm_path()),
         }
         result["baselines"] = {name: run_ranker(questions, r)[0] for name, r in rankers.items()}
-    return result, outcomes
+    return result, outcomes, list(questions)
 
 
 def by_source(

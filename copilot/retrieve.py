@@ -38,6 +38,8 @@ class FusionWeights:
     # Below this cosine, with no keyword in common, an article is not a result at all: MiniLM
     # gives unrelated text 0.0-0.2 (the zero-result rate counts questions with nothing above it).
     relevance_floor: float = 0.25
+    # Added to the fused score of articles in the product area of the customer's page.
+    area_boost: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,11 @@ class Retriever:
         audience: Literal["customer", "internal"] = "customer",
         k: int = 5,
         exclude: frozenset[str] = frozenset(),
+        prefer_area: str | None = None,
     ) -> Ranking:
         """The top `k` articles for `query`, with the signals confidence is computed from.
-        `exclude` leaves articles out as if they were not in the KB (for self-calibration)."""
+        `exclude` leaves articles out as if they were not in the KB (for self-calibration);
+        `prefer_area` boosts the product area of the page the customer is on."""
         terms = tokenize(query)
         if not query.strip() or not self._ids:
             return Ranking([], signals([], len(terms), 0.0, 0.0))
@@ -127,6 +131,10 @@ class Retriever:
         kw = {a: keyword.get(a, 0.0) for a in allowed}
         zd, zk = _zscores(d), _zscores(kw)
         fused = {a: self.weights.dense * zd[a] + self.weights.keyword * zk[a] for a in allowed}
+        if prefer_area:
+            for a in allowed:
+                if self.articles[a].product_area == prefer_area:
+                    fused[a] += self.weights.area_boost
         candidates = [
             a for a in allowed if dense.get(a, -1.0) >= self.weights.relevance_floor or kw[a] > 0
         ]

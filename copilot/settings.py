@@ -6,6 +6,7 @@ Build it once in `main()` or `create_app()` and pass it down; no other module re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import (
@@ -44,6 +45,14 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(
         None, validation_alias=AliasChoices("COPILOT_LLM_API_KEY", "OPENAI_API_KEY")
     )
+    llm_timeout: float = Field(20.0, gt=0, description="seconds for one whole LLM reply")
+    # When the LLM fails: answer extractively from the same article, or hand off to a person.
+    llm_fallback: Literal["extractive", "handoff"] = "extractive"
+    prompts_dir: Path | None = None  # the prompt templates; None: the `prompts/` shipped here
+
+    # Page URL glob -> product area, e.g. {"*/billing/*": "billing"}: articles of the area the
+    # customer is looking at get a boost in ranking (docs/retrieval.md has the measurement).
+    page_areas: dict[str, str] = {}
 
     database_url: str | None = None
     chroma_url: str | None = None

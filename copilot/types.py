@@ -143,6 +143,7 @@ class CustomerContext:
 class Turn:
     role: Literal["user", "assistant", "agent"]
     content: str
+    feedback: Literal["helpful", "unhelpful"] | None = None  # the customer's verdict on a reply
 
 
 @dataclass(frozen=True)
@@ -166,3 +167,5 @@ class Reply:
     citations: tuple[Citation, ...] = ()
     handoff: Handoff | None = None
     hits: tuple[Hit, ...] = ()
+    # "extractive", "llm", or "extractive_fallback" when the LLM failed or was not supported
+    composed_by: str = "extractive"

@@ -3,10 +3,18 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from copilot.settings import Settings
+from copilot.store import OpenIndex
+
+if TYPE_CHECKING:
+    from copilot.retrieve import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -51,3 +59,21 @@ def shared_eval(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"../shared/eval/{name} is not beside this checkout; dev-set tests need it")
     return path
+
+
+@pytest.fixture(scope="session")
+def sample(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Settings, OpenIndex, Retriever]]:
+    """The sample KB indexed once per test session, with a retriever over it."""
+    from copilot.embed import SentenceTransformerEmbedder, minilm_path
+    from copilot.index import build_index
+    from copilot.retrieve import Retriever
+    from copilot.store import open_current
+
+    data = tmp_path_factory.mktemp("sample") / "data"
+    settings = Settings(kb_dir=ROOT / "kb_articles", data_dir=data)
+    embedder = SentenceTransformerEmbedder(minilm_path(), "minilm")
+    build_index(settings, embedder, today=date(2026, 11, 24))
+    with open_current(settings.index_dir, None) as index:
+        yield settings, index, Retriever(index, embedder)

@@ -1,11 +1,17 @@
 """A fake OpenAI-compatible server on 127.0.0.1 for tests: it speaks the real HTTP protocol
-(`POST /v1/embeddings`), answers deterministically, and can be told to fail."""
+(`POST /v1/embeddings`, `POST /v1/chat/completions` with and without streaming), answers
+deterministically, and can be told what to answer and how to fail.
+
+Chat behaviour: `server.chat` is a list of scripted replies, used in order (the last one repeats):
+a string is the reply text; a dict may also say `status` (an HTTP error), `delay` (seconds before
+the first byte), `stall` (seconds between streamed pieces) and `piece` (characters per piece)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +38,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.fail_next -= 1
             self._send(500, {"error": {"message": "boom", "type": "server_error"}})
             return
+        if self.path == "/v1/chat/completions":
+            self._chat(body)
+            return
         if self.path != "/v1/embeddings":
             self._send(404, {"error": {"message": "not found"}})
             return
@@ -50,6 +59,51 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
+    def _chat(self, body: dict[str, Any]) -> None:
+        script = self.server.chat
+        step = script.pop(0) if len(script) > 1 else script[0]
+        step = {"text": step} if isinstance(step, str) else step
+        time.sleep(step.get("delay", 0.0))
+        if step.get("status", 200) != 200:
+            self._send(step["status"], {"error": {"message": "scripted failure"}})
+            return
+        text, model = step["text"], body["model"]
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": text}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            self._send(
+                200,
+                {
+                    "id": "c1",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": model,
+                    "choices": [choice],
+                },
+            )
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        piece = step.get("piece", 7)
+        for i in range(0, len(text), piece):
+            delta = {"content": text[i : i + piece]}
+            self._event({"index": 0, "delta": delta, "finish_reason": None}, model)
+            time.sleep(step.get("stall", 0.0))
+        self._event({"index": 0, "delta": {}, "finish_reason": "stop"}, model)
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def _event(self, choice: dict[str, Any], model: str) -> None:
+        chunk = {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [choice],
+        }
+        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.flush()
+
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         raw = json.dumps(payload).encode()
         self.send_response(status)
@@ -67,6 +121,7 @@ def fake_openai_server() -> Iterator[Any]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.requests = []  # type: ignore[attr-defined]
     server.fail_next = 0  # type: ignore[attr-defined]
+    server.chat = ["NOT_IN_SOURCES"]  # type: ignore[attr-defined]
     server.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

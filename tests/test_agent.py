@@ -1,40 +1,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from copilot import agent as agent_module
-from copilot.agent import Agent, open_agent
+from copilot.agent import Agent, area_for_page, open_agent, unhelpful_streak
 from copilot.calibrate import ensure_calibrated, params_path
 from copilot.compose import extractive_answer, steps
 from copilot.confidence import SIGNALS, ConfidenceModel, threshold_for
-from copilot.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.index import build_index
 from copilot.retrieve import Retriever
 from copilot.settings import Settings
-from copilot.store import OpenIndex, open_current
+from copilot.store import OpenIndex
 from copilot.types import CustomerContext, Hit, Turn
-from tests.conftest import ROOT
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
 NEVER = ConfidenceModel(answer_threshold=1.01, clarify_threshold=1.01)
-
-
-@pytest.fixture(scope="module")
-def sample(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Settings, OpenIndex, Retriever]]:
-    data = tmp_path_factory.mktemp("agent") / "data"
-    settings = Settings(kb_dir=ROOT / "kb_articles", data_dir=data)
-    embedder = SentenceTransformerEmbedder(minilm_path(), "minilm")
-    build_index(settings, embedder, today=date(2026, 11, 24))
-    with open_current(settings.index_dir, None) as index:
-        yield settings, index, Retriever(index, embedder)
 
 
 def test_answers_with_the_articles_own_steps(sample: tuple[Settings, OpenIndex, Retriever]) -> None:
@@ -205,3 +188,47 @@ def test_torn_calibration_file_is_refitted_and_cli_calibrate(
     assert model.fitted_on.startswith("self-calibration")
     assert main(["calibrate", "--data-dir", str(settings.data_dir)]) == 0
     assert "answer when confidence >=" in capsys.readouterr().out
+
+
+def test_two_unhelpful_answers_in_a_row_hand_off(
+    sample: tuple[Settings, OpenIndex, Retriever],
+) -> None:
+    _, _, retriever = sample
+    bot = Agent(retriever, ALWAYS)
+    first = bot.reply("my card was declined")
+    history = [Turn("user", "my card was declined"), Turn("assistant", first.text)]
+    second = bot.reply("that didn't help, it still fails", history)
+    assert second.type == "answer"  # one miss: try again
+    history += [Turn("user", "that didn't help, it still fails"), Turn("assistant", second.text)]
+    third = bot.reply("still not working", history)
+    assert third.type == "handoff" and third.handoff
+    assert third.handoff.reason == "repeated_unhelpful"
+    assert len(third.handoff.transcript) == 5
+    # Thumbs-down feedback on two replies counts the same; a helpful verdict breaks the streak.
+    voted = [
+        Turn("user", "card declined"),
+        Turn("assistant", "...", feedback="unhelpful"),
+        Turn("user", "my card"),
+        Turn("assistant", "...", feedback="unhelpful"),
+    ]
+    assert unhelpful_streak(voted) == 2
+    assert unhelpful_streak([*voted[:3], Turn("assistant", "...", feedback="helpful")]) == 0
+
+
+def test_the_customers_page_boosts_its_product_area(
+    sample: tuple[Settings, OpenIndex, Retriever],
+) -> None:
+    _, _, retriever = sample
+    question = "limit"  # seat limit or API rate limit?
+    plain = retriever.rank(question).hits
+    other = next(h for h in plain[1:] if h.product_area != plain[0].product_area)
+    assert plain[0].score - other.score < retriever.weights.area_boost  # close enough to flip
+    pages = {"*/app/*/settings/billing*": other.product_area}
+    assert area_for_page("https://x.io/app/acme/settings/billing/invoices", pages)
+    bot = Agent(retriever, ALWAYS, page_areas=pages)
+    on_page = bot.reply(
+        question, context=CustomerContext(page="https://x.io/app/acme/settings/billing")
+    )
+    assert on_page.hits[0].product_area == other.product_area
+    elsewhere = bot.reply(question, context=CustomerContext(page="https://x.io/app/acme/home"))
+    assert elsewhere.hits[0].article_id == plain[0].article_id

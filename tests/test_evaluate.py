@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,6 +126,7 @@ def test_cli_eval_json_and_gates(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert report["by_source"]["(none)"]["questions"] == 3
     assert "risk-coverage" in (tmp_path / "r.html").read_text()
     assert report["hit_at_1"] == 1.0 and report["questions"] == 3 and report["answerable"] == 2
+    assert report["ragas_context_recall"] == 1.0
     assert "hit_at_1" in capsys.readouterr().out
     assert main([*args, "--fail-over", "hit_at_1=0.5"]) == 1
     assert "gate failed: hit_at_1 = 1.000 is above 0.5" in capsys.readouterr().err
@@ -244,3 +246,81 @@ def test_auroc() -> None:
     assert auroc([0.5, 0.5], [True, False]) == 0.5  # a tie counts half
     assert auroc([0.9, 0.7, 0.8], [True, True, False]) == 0.5
     assert auroc([0.3], [True]) == 0.5  # undefined without both classes
+
+
+def test_calibration_split_keeps_conversations_whole() -> None:
+    import random
+
+    from copilot.evaluate import calibration_split, conversations
+
+    qs = []
+    for c in range(40):  # multi-turn, mtrag style: ids with a turn suffix
+        for t in range(1, 4):
+            history = (("user", f"opening {c}"),) if t > 1 else ()
+            qs.append(Question(f"conv{c}-t0{t}", f"turn {t} of {c}", True, ("a",), history=history))
+    for c in range(40):  # follow-ups that only share their opening message
+        qs.append(Question(f"open{c}", f"how do I export {c}", True, ("a",)))
+        qs.append(
+            Question(
+                f"follow{c}", "and then?", True, ("a",), history=(("user", f"how do I export {c}"),)
+            )
+        )
+    for c in range(40):  # an explicit conversation_id
+        qs.append(Question(f"x{c}", f"q {c}", True, ("a",), conversation=f"c{c}"))
+        qs.append(Question(f"y{c}", f"q2 {c}", True, ("a",), conversation=f"c{c}"))
+    assert len(conversations(qs)) == 120
+    calibrate, evaluate = calibration_split(qs)
+    cal_ids = {q.id for q in calibrate}
+    assert cal_ids.isdisjoint({q.id for q in evaluate}) and len(cal_ids) + len(evaluate) == len(qs)
+    for group in conversations(qs):
+        assert len({q.id in cal_ids for q in group}) == 1, [q.id for q in group]
+    assert 0.3 < len(calibrate) / len(qs) < 0.7
+    shuffled = random.Random(1).sample(qs, len(qs))
+    assert {q.id for q in calibration_split(shuffled)[0]} == cal_ids  # order-independent
+
+
+def test_cli_eval_calibrate_and_compare(
+    sample: tuple[Any, Any, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from copilot.cli import main
+
+    data = tmp_path / "data"
+    shutil.copytree(sample[0].data_dir, data)  # the indexed sample KB, not rebuilt
+    base = ["eval", "--kb", str(ROOT / "kb_articles"), "--no-baselines", "--data-dir", str(data)]
+    base += ["--dataset", str(ROOT / "eval" / "flowbench" / "questions.jsonl")]
+    before = tmp_path / "before.json"
+    assert main([*base, "--json", str(before)]) == 0
+    after = tmp_path / "after.json"
+    assert main([*base, "--calibrate", "--json", str(after), "--compare", str(before)]) == 0
+    out = capsys.readouterr().out
+    assert f"change from {before}" in out and "answer_rate" in out
+    report = json.loads(after.read_text())
+    cal = report["calibration"]
+    assert cal["fitted_on"].startswith("labelled") and cal["split"] == "by conversation"
+    assert cal["calibration_questions"] + cal["evaluation_questions"] == 206
+    assert report["questions"] == cal["evaluation_questions"]
+    saved = json.loads((data / "confidence.json").read_text())
+    assert saved["notes"]["labelled"] == 1.0
+    assert saved["answer_threshold"] == cal["answer_threshold"]
+    assert main([*base, "--compare", str(tmp_path / "nope.json")]) == 2
+
+
+def test_ragas_metrics_by_article_id_and_reference_answer() -> None:
+    from copilot.ragas_metrics import ragas_scores
+
+    qs = [
+        Question("1", "x", True, ("a",), reference_answer="Open Settings and click Save."),
+        Question("2", "x", True, ("c", "d")),
+        Question("3", "x", False, ()),  # unanswerable: not scored
+    ]
+    scores = ragas_scores(
+        qs, [["a", "b"], ["d"], ["a"]], ["Open Settings and click Save.", None, "hi"]
+    )
+    assert scores["ragas_context_precision"] == pytest.approx((1 / 2 + 1) / 2)
+    assert scores["ragas_context_recall"] == pytest.approx((1 + 1 / 2) / 2)
+    assert scores["ragas_answer_similarity"] == pytest.approx(1.0)
+    assert scores["ragas_answer_rouge_l"] == pytest.approx(1.0)
+    none = ragas_scores(qs[1:], [["x"], []], [None, None])
+    assert none["ragas_context_recall"] == 0.0 and none["ragas_answer_similarity"] is None

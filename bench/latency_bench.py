@@ -1,0 +1,78 @@
+"""One turn in process, extractive: p50 / p95 over the sample KB's eval questions, beside a plain
+llama-index `VectorStoreIndex` query (same embedder, top 20) timed in the same run. Target: p95 of
+a turn under 50 ms on this machine (2 cores).
+
+Run: .venv/bin/python -m bench.latency_bench   (writes bench/results/latency.json)
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from copilot.agent import open_agent
+from copilot.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.evaluate import Question, llama_index_baseline, load_dataset
+from copilot.index import build_index
+from copilot.settings import Settings
+from copilot.types import Turn
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results"
+ROUNDS = 3
+
+
+def timed(fn: Callable[[Question], object], questions: list[Question]) -> list[float]:
+    fn(questions[0])  # warm-up: first-call allocations are not a customer's latency
+    times = []
+    for _ in range(ROUNDS):
+        for q in questions:
+            start = time.perf_counter()
+            fn(q)
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(times, n=100)
+    return {"p50_ms": round(cuts[49], 2), "p95_ms": round(cuts[94], 2), "n": len(times)}
+
+
+def main() -> None:
+    questions = load_dataset(ROOT / "eval" / "flowbench" / "questions.jsonl")
+    embedder = SentenceTransformerEmbedder(minilm_path(), "minilm")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(kb_dir=ROOT / "kb_articles", data_dir=Path(tmp))
+        build_index(settings, embedder, today=date(2026, 11, 24))
+        agent, index = open_agent(settings, embedder=embedder)
+        with index:
+
+            def turn(q: Question) -> object:
+                history = [Turn("user" if r == "user" else "assistant", c) for r, c in q.history]
+                return agent.reply(q.question, history)
+
+            copilot = summary(timed(turn, questions))
+            encode = summary(timed(lambda q: embedder.embed([q.question]), questions))
+        plain = summary(timed(llama_index_baseline(settings.kb_dir, minilm_path()), questions))
+    result = {
+        "questions": len(questions),
+        "rounds": ROUNDS,
+        "copilot_turn_extractive": copilot,
+        "query_encode_only": encode,
+        "llama_index_plain_query": plain,
+    }
+    for name, row in result.items():
+        if isinstance(row, dict):
+            print(f"{name:28} p50 {row['p50_ms']:7.2f} ms   p95 {row['p95_ms']:7.2f} ms")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latency.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS / 'latency.json'}")
+
+
+if __name__ == "__main__":
+    main()
