@@ -5,6 +5,7 @@
     ├── DatasetError         an eval dataset line that cannot be read (names file and line)
     ├── LintFailed           `--strict` and some articles have lint errors (CLI exit 1)
     ├── LLMError             the LLM endpoint failed, timed out or refused (the agent falls back)
+    ├── NotFound             no such conversation or handoff, or a token that does not match
     └── IndexError_
         ├── IndexMissing     no index yet: run `copilot index`
         ├── EmbedderMismatch the index was built by another embedder: run `copilot index --full`
@@ -32,6 +33,10 @@ class LintFailed(CopilotError):
 
 class LLMError(CopilotError):
     """The configured LLM endpoint failed or timed out."""
+
+
+class NotFound(CopilotError):
+    """No such conversation or handoff (or its token does not match: callers cannot tell)."""
 
 
 class IndexError_(CopilotError):

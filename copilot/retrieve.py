@@ -39,7 +39,7 @@ class FusionWeights:
     # gives unrelated text 0.0-0.2 (the zero-result rate counts questions with nothing above it).
     relevance_floor: float = 0.25
     # Added to the fused score of articles in the product area of the customer's page.
-    area_boost: float = 0.3
+    area_boost: float = 0.5  # bench/area_boost_study.py
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class _Article:
     audience: str
     product_area: str
     stale: bool
+    owner: str
 
 
 class Retriever:
@@ -87,6 +88,7 @@ class Retriever:
                     str(meta.get("audience", "customer")),
                     str(meta.get("product_area", "")),
                     bool(meta.get("stale", False)),
+                    str(meta.get("owner", "")),
                 )
                 texts[aid].extend([str(meta.get("title", ""))] * self.weights.symptom_boost)
         self._ids = sorted(self.articles)

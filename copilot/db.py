@@ -1,0 +1,214 @@
+"""The conversation store: SQLAlchemy 2 tables, SQLite in the data folder by default (WAL, a busy
+timeout) or Postgres from `COPILOT_DATABASE_URL`, and ordered migrations applied on start-up.
+
+Text is redacted before it gets here (copilot/conversations.py); this module stores what it is
+given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+from copilot.errors import ConfigError
+
+metadata = MetaData()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_hash", String(64), nullable=False),  # the customer's conversation token, hashed
+    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("updated_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("audience", String(16), nullable=False, default="customer"),
+    Column("context", JSON, nullable=False, default=dict),  # page, workspace, plan, role
+    Column("state", String(16), nullable=False, default="bot"),  # bot | handed_off
+    Column("product_area", String(64), nullable=False, default=""),
+)
+turns = Table(
+    "turns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("role", String(16), nullable=False),  # user | assistant | agent
+    Column("text", Text, nullable=False),
+    # assistant turns: what the copilot decided and why
+    Column("decision", String(16)),  # answer | clarify | handoff
+    Column("reason", String(32)),  # the handoff reason
+    Column("confidence", Float),
+    Column("signals", JSON),
+    Column("hits", JSON),  # [{"article_id", "score", "stale", "owner", "product_area"}]
+    Column("citations", JSON),
+    Column("composed_by", String(32)),
+    Column("latency_ms", Float),
+    Column("query", Text),  # the standalone question retrieval used
+    Index("turns_by_conversation", "conversation_id", "seq", unique=True),
+)
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("turn_id", ForeignKey("turns.id", ondelete="CASCADE")),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("kind", String(16), nullable=False),  # helpful | unhelpful | wrong_answer | rating
+    Column("rating", Integer),  # 1-5, the widget's satisfaction score
+    Column("comment", Text, nullable=False, default=""),
+)
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("reason", String(32), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False, default="open"),  # open|claimed|resolved|reopened
+    Column("claimed_by", String(128)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("reopened", Integer, nullable=False, default=0),
+    Column("packet", JSON, nullable=False),
+    Index("handoffs_by_status", "status", "priority"),
+)
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("ticket", JSON, nullable=False),
+    Column("reply", JSON, nullable=False),
+)
+# What `copilot purge` keeps of the conversations it deletes: counts per day and product area.
+aggregates = Table(
+    "aggregates",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("product_area", String(64), primary_key=True),
+    Column("counts", JSON, nullable=False),
+)
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("description", String(200), nullable=False),
+)
+
+V1_TABLES = (conversations, turns, feedback, handoffs, drafts, schema_version)
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(V1_TABLES))
+
+
+def _v2(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[aggregates])
+
+
+def _v3(conn: Connection) -> None:
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS conversations_by_time ON conversations (created_at)")
+    )
+
+
+# Append only: a migration that shipped is never edited. Each runs in its own transaction.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "conversations, turns, feedback, handoffs, drafts", _v1),
+    (2, "aggregates kept by purge", _v2),
+    (3, "index conversations by time", _v3),
+]
+
+
+def database_url(database_url: str | None, data_dir: Path) -> str:
+    if database_url:
+        if database_url.startswith("postgresql://"):
+            return "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        return database_url
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data_dir / 'copilot.db'}"
+
+
+def connect(database_url_: str | None, data_dir: Path, *, migrate_to: int | None = None) -> Engine:
+    """An engine with the schema migrated up to date (or to `migrate_to`, for tests)."""
+    url = database_url(database_url_, data_dir)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    try:
+        engine = create_engine(url, **kwargs)
+    except Exception as exc:  # an unknown dialect or malformed URL
+        raise ConfigError(f"COPILOT_DATABASE_URL {url.split('@')[-1]!r} unusable: {exc}") from None
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    migrate(engine, migrate_to)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    # With WAL, NORMAL keeps every commit across a killed process (not across power loss) and
+    # saves an fsync per turn.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def current_version(engine: Engine) -> int:
+    if not inspect(engine).has_table("schema_version"):
+        return 0
+    with engine.connect() as conn:
+        return int(
+            conn.execute(text("SELECT COALESCE(MAX(version), 0) FROM schema_version")).scalar_one()
+        )
+
+
+def migrate(engine: Engine, to: int | None = None) -> int:
+    """Apply the migrations above the database's version; return the version reached."""
+    version = current_version(engine)
+    for number, description, step in MIGRATIONS:
+        if number <= version or (to is not None and number > to):
+            continue
+        try:
+            with engine.begin() as conn:
+                step(conn)
+                conn.execute(
+                    schema_version.insert().values(version=number, description=description)
+                )
+        except Exception:
+            # Another worker starting at the same moment applied it first: fine if it is there.
+            if current_version(engine) < number:
+                raise
+        version = number
+    return version

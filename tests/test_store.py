@@ -1,0 +1,181 @@
+"""The conversation store against SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from copilot import db
+from copilot.agent import Agent
+from copilot.confidence import ConfidenceModel
+from copilot.conversations import Conversations, priority
+from copilot.errors import NotFound
+from copilot.types import CustomerContext, Handoff, Turn
+from tests.conftest import ROOT
+from tests.pg import postgres_server
+
+ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'copilot.db'}"
+        return
+    server = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(db.database_url(server, tmp_path), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+def store(db_url: str, tmp_path: Path, sample: Any) -> Iterator[Conversations]:
+    engine = db.connect(db_url, tmp_path)
+    yield Conversations(engine, Agent(sample[2], ALWAYS))
+    engine.dispose()
+
+
+def test_migrations_run_up_from_empty_and_step_by_step(db_url: str, tmp_path: Path) -> None:
+    engine = db.connect(db_url, tmp_path, migrate_to=1)
+    assert db.current_version(engine) == 1
+    assert not sa.inspect(engine).has_table("aggregates")
+    assert db.migrate(engine) == len(db.MIGRATIONS)
+    assert sa.inspect(engine).has_table("aggregates")
+    assert db.migrate(engine) == len(db.MIGRATIONS)  # idempotent
+    with engine.connect() as conn:
+        versions = conn.execute(sa.select(db.schema_version.c.version)).scalars().all()
+    assert sorted(versions) == list(range(1, len(db.MIGRATIONS) + 1))
+    engine.dispose()
+
+
+def test_each_turn_is_stored_redacted_before_the_reply_returns(
+    store: Conversations, db_url: str, tmp_path: Path
+) -> None:
+    context = CustomerContext(page="https://app.example.com/settings/billing", plan="business")
+    first = store.chat("my card 4242 4242 4242 4242 was declined, I'm ana@acme.io", context=context)
+    assert first.token and first.reply.type == "answer"
+    # Another connection (as another process would) sees both turns already.
+    other = db.connect(db_url, tmp_path)
+    with other.connect() as conn:
+        rows = conn.execute(sa.select(db.turns).order_by(db.turns.c.seq)).all()
+    other.dispose()
+    assert [r.role for r in rows] == ["user", "assistant"]
+    assert rows[0].text == "my card [CARD] was declined, I'm [EMAIL]"
+    assert rows[1].decision == "answer" and rows[1].citations[0]["article_id"] == "payment-declined"
+    assert rows[1].hits[0]["owner"] and rows[1].latency_ms > 0 and rows[1].signals
+    second = store.chat("and how do I pay the open invoice", first.conversation_id, first.token)
+    transcript = store.transcript(first.conversation_id, first.token)
+    assert [t["role"] for t in transcript["turns"]] == ["user", "assistant"] * 2
+    assert transcript["context"]["plan"] == "business" and second.token is None
+
+
+def test_tokens_guard_conversations(store: Conversations) -> None:
+    result = store.chat("invoice pdf")
+    with pytest.raises(NotFound):
+        store.chat("more", result.conversation_id, "wrong-token")
+    with pytest.raises(NotFound):
+        store.transcript(str(uuid.uuid4()), result.token)
+    assert store.transcript(result.conversation_id, trusted=True)["turns"]
+
+
+def test_after_a_handoff_the_bot_stays_out_and_a_resolved_one_reopens(
+    store: Conversations,
+) -> None:
+    result = store.chat("I want to talk to a human", context=CustomerContext(plan="Enterprise"))
+    assert result.reply.type == "handoff" and result.handoff_id
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(db.handoffs)).one()
+    assert row.status == "open" and row.priority == 2 + 2  # customer asked, enterprise plan
+    assert row.packet["transcript"][0]["content"] == "I want to talk to a human"
+    later = store.chat("hello? my webhook fails", result.conversation_id, result.token)
+    assert later.reply.type == "handoff" and later.handoff_id == result.handoff_id
+    assert later.reply.hits == ()  # the bot did not answer
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(db.handoffs).values(status="resolved"))
+    store.chat("it broke again", result.conversation_id, result.token)
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(db.handoffs)).one()
+        turns = conn.execute(sa.select(sa.func.count()).select_from(db.turns)).scalar_one()
+    assert row.status == "reopened" and row.reopened == 1 and turns == 4
+
+
+def test_feedback_reaches_the_agent_as_unhelpful_turns(store: Conversations) -> None:
+    first = store.chat("my card was declined")
+    store.feedback(first.conversation_id, "unhelpful", token=first.token)
+    second = store.chat("my card was declined again", first.conversation_id, first.token)
+    assert second.reply.type == "answer"
+    store.feedback(
+        first.conversation_id, "wrong_answer", token=first.token, comment="call 555-123-4567"
+    )
+    third = store.chat("card declined", first.conversation_id, first.token)
+    assert third.reply.handoff and third.reply.handoff.reason == "repeated_unhelpful"
+    with store.engine.connect() as conn:
+        comments = conn.execute(sa.select(db.feedback.c.comment)).scalars().all()
+    assert "call [PHONE]" in comments
+    with pytest.raises(ValueError):
+        store.feedback(first.conversation_id, "rating", token=first.token, rating=9)
+
+
+def test_priority_rules() -> None:
+    def packet(reason: Any, plan: str, words: str) -> Handoff:
+        return Handoff(reason, 0.1, (Turn("user", words),), CustomerContext(plan=plan), (), "")
+
+    assert priority(packet("low_confidence", "", "how do I export")) == 1
+    assert priority(packet("repeated_unhelpful", "business", "still not working!!")) == 3 + 1 + 1
+
+
+CHILD = """
+import os, signal, sys
+from pathlib import Path
+from copilot import db
+from copilot.agent import open_agent
+from copilot.conversations import Conversations
+from copilot.settings import Settings
+settings = Settings(kb_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[2]))
+agent, index = open_agent(settings)
+store = Conversations(db.connect(sys.argv[3], settings.data_dir), agent)
+result = store.chat("my webhook signature verification fails")
+print(result.conversation_id, result.reply.type, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # killed right after the reply was sent
+"""
+
+
+@pytest.mark.slow
+def test_nothing_is_lost_when_the_process_is_killed_after_replying(
+    sample: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'copilot.db'}"
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(ROOT / "kb_articles"), str(sample[0].data_dir), url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    conversation_id, decision = proc.stdout.split()
+    engine = db.connect(url, tmp_path)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(db.turns).where(db.turns.c.conversation_id == conversation_id)
+        ).all()
+    engine.dispose()
+    assert [r.role for r in rows] == ["user", "assistant"] and rows[1].decision == decision
