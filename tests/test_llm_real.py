@@ -36,11 +36,13 @@ def _model_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     model = _model_path()
+    log_path = tmp_path_factory.mktemp("llama") / "server.log"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    log = log_path.open("wb")  # a file, not a pipe: the server's load log would fill a pipe
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -55,8 +57,8 @@ def llama_server() -> Iterator[str]:
             "--n_ctx",
             "4096",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}/v1"
     try:
@@ -68,15 +70,14 @@ def llama_server() -> Iterator[str]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                    err = log_path.read_text(errors="replace")[-2000:]
                     raise RuntimeError(f"llama_cpp.server did not start: {err}") from None
                 time.sleep(0.5)
         yield base
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        if proc.stderr:
-            proc.stderr.close()
+        log.close()
 
 
 @pytest.mark.slow
@@ -86,7 +87,12 @@ def test_real_model_streams_and_the_agent_stays_grounded(
     llm = OpenAIChat(llama_server, "smollm2", None, timeout=120)
     deltas = list(llm.stream([{"role": "user", "content": "Say hello in three words."}]))
     assert len(deltas) > 1 and "".join(deltas).strip()  # streamed, in pieces
-    agent = Agent(sample[2], ConfidenceModel(0.0, 0.0), llm=llm, prompts=Prompts.load())
+    agent = Agent(
+        sample[2],
+        ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0),
+        llm=llm,
+        prompts=Prompts.load(),
+    )
     seen: list[str] = []
     reply = agent.reply("my webhook signature verification fails", on_delta=seen.append)
     assert reply.type in ("answer", "handoff")
