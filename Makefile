@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAGAS_DO_NOT_TRACK := true
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test install install-dev lint-kb index serve check browser
+.PHONY: run test install install-dev lint-kb index serve check browser postgres
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,6 +38,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# Debian's PostgreSQL for the store tests (each test run starts its own throwaway server).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
@@ -51,5 +56,5 @@ check: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: check browser $(VENV)/.installed-llm
+test: check browser postgres $(VENV)/.installed-llm
 	$(BIN)/pytest

@@ -7,14 +7,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from copilot.errors import ConfigError, CopilotError, LintFailed
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from copilot.lint import LintOptions, LintResult
     from copilot.settings import Settings
 
@@ -187,6 +191,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _kb_and_data_args(chat)
     chat.add_argument("--audience", choices=["customer", "internal"], default="customer")
+
+    rep = sub.add_parser(
+        "report",
+        help="live metrics from stored conversations",
+        description="Resolution, handoffs, zero results, wrong answers, feedback, latency and "
+        "stale citations, overall and by product area, from the conversation store.",
+    )
+    _kb_and_data_args(rep)
+    rep.add_argument("--since", metavar="DATE", help="first day (YYYY-MM-DD); default: all")
+    rep.add_argument("--until", metavar="DATE", help="last day (YYYY-MM-DD); default: today")
+    rep.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    rep.add_argument(
+        "--html", type=Path, metavar="OUT", help="write a self-contained page with charts and gaps"
+    )
+
+    gaps = sub.add_parser(
+        "gaps",
+        help="what customers asked that the KB could not answer, clustered",
+        description="Questions that found nothing or were handed off for low confidence, "
+        "clustered by meaning and ranked by volume.",
+    )
+    _kb_and_data_args(gaps)
+    gaps.add_argument("--since", metavar="DATE", help="first day (YYYY-MM-DD)")
+    gaps.add_argument("--top", type=int, default=10, metavar="N", help="clusters to show")
+    gaps.add_argument("--json", action="store_true", help="print the clusters as JSON")
+    gaps.add_argument(
+        "--write-drafts",
+        type=Path,
+        metavar="DIR",
+        help="write a draft article (KB format, TODOs from the evidence) per top cluster",
+    )
+
+    purge = sub.add_parser(
+        "purge",
+        help="delete old conversations (their counts stay in the metrics)",
+        description="Retention: delete conversations older than a limit, with their turns, "
+        "feedback and handoffs. `copilot report` keeps their counts.",
+    )
+    _kb_and_data_args(purge)
+    purge.add_argument(
+        "--older-than", required=True, metavar="AGE", help="e.g. 90d or 12w (days or weeks)"
+    )
     return parser
 
 
@@ -209,6 +255,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_chat(args)
         if args.command == "calibrate":
             return cmd_calibrate(args)
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "gaps":
+            return cmd_gaps(args)
+        if args.command == "purge":
+            return cmd_purge(args)
     except LintFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FINDINGS
@@ -452,11 +504,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from copilot.agent import open_agent
-    from copilot.types import Turn
+    from copilot.conversations import Conversations
 
     settings = _settings(kb_dir=args.kb, data_dir=args.data_dir)
     agent, index = open_agent(settings)
-    history: list[Turn] = []
+    engine = _engine(settings)
+    store = Conversations(engine, agent)
+    conversation_id: str | None = None
+    token: str | None = None
     with index:
         while True:
             try:
@@ -465,15 +520,114 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 break
             if not question:
                 break
-            reply = agent.reply(question, history, audience=args.audience)
+            result = store.chat(question, conversation_id, token, audience=args.audience)
+            conversation_id, token = result.conversation_id, token or result.token
+            reply = result.reply
             print(f"copilot> {reply.text}")
             for c in reply.citations:
                 print(f"         [{c.article_id}] {c.title}")
             print(f"         ({reply.type}, confidence {reply.confidence.value:.2f})")
-            history += [Turn("user", question), Turn("assistant", reply.text)]
             if reply.type == "handoff":
-                print("(handed off to a person: the conversation ends here in the terminal)")
+                print(
+                    f"(handed off to a person as {result.handoff_id}: the conversation ends here)"
+                )
                 break
+    engine.dispose()
+    return EXIT_OK
+
+
+def _engine(settings: Settings) -> Engine:
+    from copilot import db
+
+    return db.connect(settings.database_url, settings.data_dir)
+
+
+def _day(value: str | None, flag: str) -> date | None:
+    from copilot.kb import parse_date
+
+    if value is None:
+        return None
+    parsed = parse_date(value)
+    if parsed is None:
+        raise ConfigError(f'{flag} "{value}" is not a date like 2026-11-24')
+    return parsed
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from copilot.report import report
+
+    settings = _settings(kb_dir=args.kb, data_dir=args.data_dir)
+    engine = _engine(settings)
+    result = report(engine, _day(args.since, "--since"), _day(args.until, "--until"))
+    if args.html:
+        from copilot.embed import load_embedder
+        from copilot.gaps import cluster, gap_questions
+        from copilot.report_html import render
+
+        found = cluster(gap_questions(engine), load_embedder(settings))
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render(result, found), encoding="utf-8")
+    engine.dispose()
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return EXIT_OK
+    names = [k for k, v in result.items() if not isinstance(v, dict)]
+    for name in names:
+        value = result[name]
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"{name:<40}{shown:>10}")
+    for reason, n in result["handoff_reasons"].items():
+        print(f"  handoffs for {reason:<26}{n:>10}")
+    for area, m in result["by_product_area"].items():
+        rate = m["self_service_resolution_rate"]
+        print(
+            f"  {area:<24}{m['conversations']:>6} conversations, resolved "
+            f"{'–' if rate is None else f'{rate:.2f}'}"
+        )
+    return EXIT_OK
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    from datetime import date as date_
+
+    from copilot.embed import load_embedder
+    from copilot.gaps import cluster, gap_questions, write_drafts
+
+    settings = _settings(kb_dir=args.kb, data_dir=args.data_dir)
+    engine = _engine(settings)
+    questions = gap_questions(engine, _day(args.since, "--since"))
+    engine.dispose()
+    found = cluster(questions, load_embedder(settings))[: args.top]
+    if args.json:
+        rows = [
+            {"size": g.size, "product_area": g.product_area, "examples": g.questions[:5]}
+            for g in found
+        ]
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{len(questions)} unanswered questions, {len(found)} top clusters")
+        for g in found:
+            print(f"{g.size:>5}  [{g.product_area}] {g.questions[0]}")
+    if args.write_drafts:
+        paths = write_drafts(found, args.write_drafts, settings.kb_dir, date_.today())
+        print(f"wrote {len(paths)} draft articles to {args.write_drafts}")
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from copilot.report import purge
+
+    match = re.fullmatch(r"(\d+)\s*([dw]?)", args.older_than.strip())
+    if not match:
+        raise ConfigError(f'--older-than "{args.older_than}" must look like 90d or 12w')
+    days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+    settings = _settings(kb_dir=args.kb, data_dir=args.data_dir)
+    engine = _engine(settings)
+    deleted = purge(engine, timedelta(days=days))
+    engine.dispose()
+    print(f"deleted {deleted} conversations older than {days} days (their counts are kept)")
     return EXIT_OK
 
 

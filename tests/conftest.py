@@ -3,6 +3,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from copilot.settings import Settings
 from copilot.store import OpenIndex
+from tests.pg import postgres_server
 
 if TYPE_CHECKING:
     from copilot.retrieve import Retriever
@@ -77,3 +79,27 @@ def sample(
     build_index(settings, embedder, today=date(2026, 11, 24))
     with open_current(settings.index_dir, None) as index:
         yield settings, index, Retriever(index, embedder)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'copilot.db'}"
+        return
+    import sqlalchemy as sa
+
+    from copilot import db
+
+    server = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(db.database_url(server, tmp_path), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    yield server.rsplit("/", 1)[0] + f"/{name}"

@@ -21,29 +21,8 @@ from copilot.conversations import Conversations, priority
 from copilot.errors import NotFound
 from copilot.types import CustomerContext, Handoff, Turn
 from tests.conftest import ROOT
-from tests.pg import postgres_server
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'copilot.db'}"
-        return
-    server = request.getfixturevalue("pg_server")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(db.database_url(server, tmp_path), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    yield server.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture
