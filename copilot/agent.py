@@ -29,7 +29,17 @@ from copilot.llm import ChatModel
 from copilot.retrieve import Ranking, Retriever, standalone_query
 from copilot.settings import Settings
 from copilot.store import OpenIndex
-from copilot.types import Citation, Confidence, CustomerContext, Handoff, HandoffReason, Reply, Turn
+from copilot.types import (
+    Citation,
+    Confidence,
+    CustomerContext,
+    Handoff,
+    HandoffReason,
+    Hit,
+    Reply,
+    ReplyType,
+    Turn,
+)
 
 WANTS_HUMAN = re.compile(
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+)?(?:human|person|someone|agent|support)\b"
@@ -49,6 +59,7 @@ UNHELPFUL_LIMIT = 2  # answers in a row the customer said did not help, before a
 LLM_SOURCES = 3  # articles given to the LLM as numbered sources
 
 DeltaSink = Callable[[str], None]
+DecisionSink = Callable[[ReplyType, Confidence, tuple[Hit, ...]], None]
 
 
 class Agent:
@@ -76,9 +87,33 @@ class Agent:
         audience: Literal["customer", "internal"] = "customer",
         context: CustomerContext | None = None,
         on_delta: DeltaSink | None = None,
+        on_decision: DecisionSink | None = None,
     ) -> Reply:
-        """`on_delta` receives the answer sentence by sentence as the LLM writes it, each only
-        after it passed the citation and support checks; the returned Reply is the final word."""
+        """`on_decision` hears the decision as soon as it is made, before any text is composed;
+        `on_delta` receives the answer sentence by sentence as the LLM writes it, each only after
+        it passed the citation and support checks. The returned Reply is the final word."""
+        decided = False
+
+        def decide(kind: ReplyType, confidence: Confidence, hits: tuple[Hit, ...]) -> None:
+            nonlocal decided
+            decided = True
+            if on_decision is not None:
+                on_decision(kind, confidence, hits)
+
+        reply = self._reply(question, history, audience, context, on_delta, decide)
+        if not decided:
+            decide(reply.type, reply.confidence, reply.hits)
+        return reply
+
+    def _reply(
+        self,
+        question: str,
+        history: Sequence[Turn],
+        audience: Literal["customer", "internal"],
+        context: CustomerContext | None,
+        on_delta: DeltaSink | None,
+        decide: DecisionSink,
+    ) -> Reply:
         context = context or CustomerContext()
         transcript = (*history, Turn("user", question))
         query = self._standalone(question, history)
@@ -93,6 +128,7 @@ class Agent:
             return self._handoff("no_results", confidence, ranking, transcript, context)
         top = ranking.hits[0]
         if confidence.value >= self.model.answer_threshold:
+            decide("answer", confidence, tuple(ranking.hits))
             return self._answer(question, history, ranking, confidence, context, on_delta)
         second = ranking.hits[1] if len(ranking.hits) > 1 else None
         if (

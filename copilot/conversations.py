@@ -14,15 +14,17 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection
 
 from copilot import db
-from copilot.agent import Agent
+from copilot.agent import Agent, DecisionSink, DeltaSink
+from copilot.compose import HANDOFF_TEXT
 from copilot.errors import NotFound
+from copilot.outbox import enqueue
 from copilot.redact import redact
 from copilot.types import Confidence, CustomerContext, Handoff, Reply, Turn
 
@@ -70,9 +72,14 @@ def _hash(token: str) -> str:
 
 class Conversations:
     def __init__(
-        self, engine: Engine, agent: Agent, clock: Callable[[], float] = time.perf_counter
+        self,
+        engine: Engine,
+        agent: Agent,
+        webhook_url: str | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ):
         self.engine, self.agent, self.clock = engine, agent, clock
+        self.webhook_url = webhook_url  # handoffs are also POSTed here (copilot/outbox.py)
 
     def chat(
         self,
@@ -81,8 +88,9 @@ class Conversations:
         token: str | None = None,
         context: CustomerContext | None = None,
         audience: Literal["customer", "internal"] = "customer",
-        on_delta: Callable[[str], None] | None = None,
+        on_delta: DeltaSink | None = None,
         trusted: bool = False,
+        on_decision: DecisionSink | None = None,
     ) -> ChatResult:
         """One customer message. A new conversation gets a token the customer must present to
         continue it (`trusted` callers, the agents' side, need none)."""
@@ -98,7 +106,7 @@ class Conversations:
         context = context or (CustomerContext(**conv["context"]) if conv else CustomerContext())
         if conv is not None and conv["state"] == "handed_off":
             return self._to_human(conversation_id, message, audience)
-        reply = self.agent.reply(message, history, audience, context, on_delta)
+        reply = self.agent.reply(message, history, audience, context, on_delta, on_decision)
         latency = (self.clock() - start) * 1000
         with self.engine.begin() as conn:
             if conv is None:
@@ -122,21 +130,7 @@ class Conversations:
             if reply.hits:
                 values["product_area"] = reply.hits[0].product_area
             if reply.handoff is not None:
-                handoff_id = str(uuid.uuid4())
-                packet = _redacted(reply.handoff)
-                conn.execute(
-                    db.handoffs.insert().values(
-                        id=handoff_id,
-                        conversation_id=conversation_id,
-                        reason=packet.reason,
-                        priority=priority(packet),
-                        packet={
-                            **asdict(packet),
-                            "id": handoff_id,
-                            "conversation_id": conversation_id,
-                        },
-                    )
-                )
+                handoff_id = self._open_handoff(conn, conversation_id, reply.handoff)
                 values["state"] = "handed_off"
             conn.execute(
                 update(db.conversations)
@@ -144,6 +138,73 @@ class Conversations:
                 .values(**values)
             )
         return ChatResult(reply, conversation_id, new_token, handoff_id, turn_id)
+
+    def _open_handoff(self, conn: Connection, conversation_id: str, handoff: Handoff) -> str:
+        handoff_id = str(uuid.uuid4())
+        packet = _redacted(handoff)
+        body = {**asdict(packet), "id": handoff_id, "conversation_id": conversation_id}
+        body["priority"] = priority(packet)
+        conn.execute(
+            db.handoffs.insert().values(
+                id=handoff_id,
+                conversation_id=conversation_id,
+                reason=packet.reason,
+                priority=body["priority"],
+                packet=body,
+            )
+        )
+        if self.webhook_url:
+            enqueue(conn, self.webhook_url, {"event": "handoff.created", "handoff": body})
+        return handoff_id
+
+    def request_handoff(
+        self, conversation_id: str, token: str | None = None, trusted: bool = False
+    ) -> ChatResult:
+        """The customer pressed "talk to a person": hand off now, with everything tried so far."""
+        with self.engine.connect() as conn:
+            conv = self._conversation(conn, conversation_id, token, trusted)
+            history = self._history(conn, conversation_id)
+            last = conn.execute(
+                select(db.turns.c.hits, db.turns.c.confidence)
+                .where(db.turns.c.conversation_id == conversation_id, db.turns.c.hits.is_not(None))
+                .order_by(db.turns.c.seq.desc())
+            ).first()
+        if conv["state"] == "handed_off":
+            return self._to_human(conversation_id, "(asked again for a person)", conv["audience"])
+        tried = [(h["article_id"], h["score"]) for h in (last.hits if last else [])]
+        sections = self.agent.retriever.sections
+        top = tried[0][0] if tried else None
+        packet = Handoff(
+            reason="customer_asked",
+            confidence=float(last.confidence or 0.0) if last else 0.0,
+            transcript=tuple(history),
+            context=CustomerContext(**conv["context"]),
+            articles_tried=tuple(tried),
+            suggested_next_step=sections.get(top, {}).get("Escalate", "") if top else "",
+            product_area=conv["product_area"],
+        )
+        text = HANDOFF_TEXT["customer_asked"]
+        with self.engine.begin() as conn:
+            handoff_id = self._open_handoff(conn, conversation_id, packet)
+            result = conn.execute(
+                db.turns.insert().values(
+                    conversation_id=conversation_id,
+                    seq=len(history),
+                    role="assistant",
+                    text=text,
+                    decision="handoff",
+                    reason="customer_asked",
+                    confidence=packet.confidence,
+                )
+            )
+            conn.execute(
+                update(db.conversations)
+                .where(db.conversations.c.id == conversation_id)
+                .values(state="handed_off", updated_at=db.now())
+            )
+        reply = Reply("handoff", text, Confidence(packet.confidence, {}), (), packet)
+        turn_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        return ChatResult(reply, conversation_id, None, handoff_id, turn_id)
 
     def _to_human(self, conversation_id: str, message: str, audience: str) -> ChatResult:
         """The conversation is with a person: store the message for them, and reopen a resolved
@@ -165,7 +226,7 @@ class Conversations:
             if (
                 handoff is not None
                 and handoff.status == "resolved"
-                and db.now() - _aware(handoff.updated_at) <= REOPEN_WINDOW
+                and db.now() - db.aware(handoff.updated_at) <= REOPEN_WINDOW
             ):
                 conn.execute(
                     update(db.handoffs)
@@ -262,7 +323,7 @@ class Conversations:
                     "text": r.text,
                     "type": r.decision,
                     "citations": r.citations or [],
-                    "created_at": _aware(r.created_at).isoformat(),
+                    "created_at": db.aware(r.created_at).isoformat(),
                 }
                 for r in rows
             ],
@@ -312,8 +373,3 @@ def _redacted(handoff: Handoff) -> Handoff:
         handoff,
         transcript=tuple(replace(t, content=redact(t.content)) for t in handoff.transcript),
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands datetimes back without their time zone; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

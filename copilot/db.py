@@ -41,6 +41,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their time zone; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 conversations = Table(
     "conversations",
     metadata,
@@ -116,6 +121,21 @@ aggregates = Table(
     Column("product_area", String(64), primary_key=True),
     Column("counts", JSON, nullable=False),
 )
+# Handoffs waiting to be POSTed to the webhook: written in the same transaction as the handoff,
+# so a handoff is never created without its delivery, nor lost while the receiver is down.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("last_error", Text, nullable=False, default=""),
+)
 schema_version = Table(
     "schema_version",
     metadata,
@@ -141,11 +161,16 @@ def _v3(conn: Connection) -> None:
     )
 
 
+def _v4(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[outbox])
+
+
 # Append only: a migration that shipped is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "conversations, turns, feedback, handoffs, drafts", _v1),
     (2, "aggregates kept by purge", _v2),
     (3, "index conversations by time", _v3),
+    (4, "webhook outbox", _v4),
 ]
 
 

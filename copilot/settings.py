@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +17,12 @@ from pydantic_settings import (
 )
 
 from copilot.errors import ConfigError
+
+
+class ApiKey(BaseModel):
+    name: str
+    scope: Literal["agent", "admin"]  # admin keys can do everything agent keys can
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class Settings(BaseSettings):
@@ -56,6 +62,16 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     chroma_url: str | None = None
+
+    # The HTTP API (docs/api.md). Keys are stored as SHA-256 hashes: `copilot keys new`.
+    api_keys: list[ApiKey] = []
+    cors_origins: list[str] = ["http://127.0.0.1:8000", "http://localhost:8000"]
+    rate_limit_per_minute: int = Field(30, gt=0, description="public chat, per client address")
+    conversation_rate_per_minute: int = Field(12, gt=0, description="per conversation")
+    max_message_chars: int = Field(4000, gt=0)
+    max_body_bytes: int = Field(32_768, gt=0)
+    webhook_url: str | None = None  # handoffs are POSTed here, signed with webhook_secret
+    webhook_secret: str | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,112 @@
+"""Prometheus text-format metrics (`GET /metrics`): requests and their latency by route, replies
+by decision, handoffs by reason, and replies that found nothing. In-process counters: scrape every
+worker, or sum across them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from starlette.requests import Request
+
+from copilot.types import Reply
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter[tuple[str, str, int]] = Counter()
+        self.buckets: Counter[tuple[str, float]] = Counter()
+        self.sums: dict[str, float] = {}
+        self.counts: Counter[str] = Counter()
+        self.decisions: Counter[str] = Counter()
+        self.handoffs: Counter[str] = Counter()
+        self.zero_results = 0
+
+    @contextmanager
+    def timer(self, request: Request) -> Iterator[Callable[[int], None]]:
+        start = time.perf_counter()
+        status = [500]
+        yield lambda code: status.__setitem__(0, code)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "(unmatched)")
+        seconds = time.perf_counter() - start
+        with self._lock:
+            self.requests[(request.method, path, status[0])] += 1
+            self.sums[path] = self.sums.get(path, 0.0) + seconds
+            self.counts[path] += 1
+            for b in BUCKETS:
+                if seconds <= b:
+                    self.buckets[(path, b)] += 1
+
+    def reply(self, reply: Reply) -> None:
+        with self._lock:
+            self.decisions[reply.type] += 1
+            if reply.handoff is not None:
+                self.handoffs[reply.handoff.reason] += 1
+            if reply.type != "handoff" or reply.handoff is not None:
+                self.zero_results += not reply.hits
+
+    def render(self) -> str:
+        lines = [
+            "# HELP copilot_http_requests_total HTTP requests by route and status.",
+            "# TYPE copilot_http_requests_total counter",
+        ]
+        with self._lock:
+            for (method, path, status), n in sorted(self.requests.items()):
+                lines.append(
+                    f'copilot_http_requests_total{{method="{method}",route="{path}",'
+                    f'status="{status}"}} {n}'
+                )
+            lines += [
+                "# HELP copilot_http_request_seconds Request latency by route.",
+                "# TYPE copilot_http_request_seconds histogram",
+            ]
+            for path in sorted(self.counts):
+                for b in BUCKETS:
+                    lines.append(
+                        f'copilot_http_request_seconds_bucket{{route="{path}",le="{b}"}} '
+                        f"{self.buckets[(path, b)]}"
+                    )
+                lines.append(
+                    f'copilot_http_request_seconds_bucket{{route="{path}",le="+Inf"}} '
+                    f"{self.counts[path]}"
+                )
+                lines.append(
+                    f'copilot_http_request_seconds_sum{{route="{path}"}} {self.sums[path]:.6f}'
+                )
+                lines.append(
+                    f'copilot_http_request_seconds_count{{route="{path}"}} {self.counts[path]}'
+                )
+            lines += [
+                "# HELP copilot_replies_total Replies by decision.",
+                "# TYPE copilot_replies_total counter",
+            ]
+            lines += [
+                f'copilot_replies_total{{type="{t}"}} {n}'
+                for t, n in sorted(self.decisions.items())
+            ]
+            lines += [
+                "# HELP copilot_handoffs_total Handoffs by reason.",
+                "# TYPE copilot_handoffs_total counter",
+            ]
+            lines += [
+                f'copilot_handoffs_total{{reason="{r}"}} {n}'
+                for r, n in sorted(self.handoffs.items())
+            ]
+            lines += [
+                "# HELP copilot_zero_results_total Replies that found no article.",
+                "# TYPE copilot_zero_results_total counter",
+                f"copilot_zero_results_total {self.zero_results}",
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def _counter(name: str, help_: str, label: str, values: Counter[str]) -> list[str]:
+    lines = [f"# HELP {name} {help_}", f"# TYPE {name} counter"]
+    return lines + [f'{name}{{{label}="{k}"}} {n}' for k, n in sorted(values.items())]
