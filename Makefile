@@ -46,10 +46,11 @@ postgres:
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Serving (`copilot serve`) arrives with the HTTP API; until then `make run` lints and indexes.
+# Lint and index the sample KB, then serve the API on 127.0.0.1:8000 (Ctrl-C stops it).
 run: install
 	$(BIN)/copilot lint kb_articles
 	$(BIN)/copilot index
+	$(BIN)/copilot serve
 
 check: install-dev
 	$(BIN)/ruff check .

@@ -223,6 +223,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a draft article (KB format, TODOs from the evidence) per top cluster",
     )
 
+    serve = sub.add_parser(
+        "serve",
+        help="serve the API, the widget and the agent console",
+        description="The HTTP API (docs/api.md) on HOST:PORT; indexes the KB first if needed.",
+    )
+    _kb_and_data_args(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+
+    keys = sub.add_parser(
+        "keys",
+        help="create an API key for agents or admins",
+        description="Prints a new key (give it to the agent) and the settings entry that stores "
+        "only its SHA-256 hash (add it to COPILOT_API_KEYS or api_keys in copilot.toml).",
+    )
+    keys.add_argument("action", choices=["new"])
+    keys.add_argument("--name", required=True, help="who the key is for")
+    keys.add_argument("--scope", choices=["agent", "admin"], default="agent")
+
     purge = sub.add_parser(
         "purge",
         help="delete old conversations (their counts stay in the metrics)",
@@ -261,6 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_gaps(args)
         if args.command == "purge":
             return cmd_purge(args)
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "keys":
+            return cmd_keys(args)
     except LintFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FINDINGS
@@ -611,6 +635,55 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     if args.write_drafts:
         paths = write_drafts(found, args.write_drafts, settings.kb_dir, date_.today())
         print(f"wrote {len(paths)} draft articles to {args.write_drafts}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from copilot.errors import IndexMissing
+    from copilot.store import open_current
+
+    settings = _settings(kb_dir=args.kb, data_dir=args.data_dir)
+    try:
+        open_current(settings.index_dir, settings.chroma_url).close()
+    except IndexMissing:
+        from copilot.embed import load_embedder
+        from copilot.index import build_index
+
+        print(build_index(settings, load_embedder(settings)).summary())
+    # Workers are separate processes: they read the same settings from the environment.
+    if args.kb:
+        os.environ["COPILOT_KB_DIR"] = str(args.kb)
+    if args.data_dir:
+        os.environ["COPILOT_DATA_DIR"] = str(args.data_dir)
+    where = f"http://{args.host}:{args.port}"
+    print(f"Support Copilot on {where}: API docs at {where}/docs, health at {where}/readyz")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+    )
+    return EXIT_OK
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    import hashlib
+    import secrets
+
+    key = "scp_" + secrets.token_urlsafe(32)
+    entry = {
+        "name": args.name,
+        "scope": args.scope,
+        "sha256": hashlib.sha256(key.encode()).hexdigest(),
+    }
+    print(f"key (give it to {args.name}; it is not stored anywhere): {key}")
+    print(f"settings entry (COPILOT_API_KEYS is a JSON list of these): {json.dumps(entry)}")
     return EXIT_OK
 
 

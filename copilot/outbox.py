@@ -43,7 +43,7 @@ def backoff(attempts: int) -> float:
     return float(min(2 ** (attempts - 1), MAX_BACKOFF))
 
 
-def deliver_due(engine: Engine, secret: str, client: httpx.Client) -> int:
+def deliver_due(engine: Engine, secret: str, client: httpx.Client, timeout: float = TIMEOUT) -> int:
     """Try every delivery that is due; return how many succeeded."""
     with engine.connect() as conn:
         due = conn.execute(
@@ -63,7 +63,7 @@ def deliver_due(engine: Engine, secret: str, client: httpx.Client) -> int:
         }
         error = ""
         try:
-            response = client.post(row.url, content=body, headers=headers, timeout=TIMEOUT)
+            response = client.post(row.url, content=body, headers=headers, timeout=timeout)
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:

@@ -158,3 +158,51 @@ def test_nothing_is_lost_when_the_process_is_killed_after_replying(
         ).all()
     engine.dispose()
     assert [r.role for r in rows] == ["user", "assistant"] and rows[1].decision == decision
+
+
+def test_outbox_survives_a_receiver_that_is_down_and_a_restart(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from copilot.outbox import deliver_due, enqueue
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    hook = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
+    url = f"sqlite:///{tmp_path / 'copilot.db'}"
+    engine = db.connect(url, tmp_path)
+    with engine.begin() as conn:
+        enqueue(conn, hook, {"event": "handoff.created", "handoff": {"id": "h1"}})
+    with httpx.Client() as client:  # bound but not serving yet: the receiver is down
+        assert deliver_due(engine, "s", client, timeout=0.5) == 0
+    engine.dispose()  # the server restarts
+    engine = db.connect(url, tmp_path)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(db.outbox)).one()
+    assert row.attempts == 1 and row.delivered_at is None and row.last_error
+    with httpx.Client() as client:
+        assert deliver_due(engine, "s", client) == 0  # not due yet: backoff
+    with engine.begin() as conn:
+        conn.execute(sa.update(db.outbox).values(next_attempt_at=db.now()))
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with httpx.Client() as client:
+            assert deliver_due(engine, "s", client) == 1
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(db.outbox)).one()
+    engine.dispose()
+    assert row.attempts == 2 and row.delivered_at is not None
