@@ -12,11 +12,19 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
+from html import escape
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
@@ -137,8 +145,10 @@ def _optional_agent(request: Request, authorization: str | None) -> bool:
     return True
 
 
-def _reply_body(result: ChatResult) -> dict[str, Any]:
+def _reply_body(result: ChatResult, article_url: str = "/articles/{article_id}") -> dict[str, Any]:
     body = reply_json(result.reply, result.conversation_id)
+    for citation in body["citations"]:  # type: ignore[attr-defined]
+        citation["url"] = citation["url"] or article_url.format(article_id=citation["article_id"])
     if isinstance(body["handoff"], dict):
         body["handoff"]["id"] = result.handoff_id
     if result.reply.type == "handoff" and body["handoff"] is None and result.handoff_id:
@@ -263,7 +273,7 @@ def create_app(
                 svc.conversations.chat, body.message, body.conversation_id, token, context
             )
             metrics.reply(result.reply)
-            return _reply_body(result)
+            return _reply_body(result, settings.article_url)
         return StreamingResponse(
             _stream(svc, body.message, body.conversation_id, token, context, metrics),
             media_type="text/event-stream",
@@ -317,7 +327,7 @@ def create_app(
             svc.conversations.request_handoff, conversation_id, x_conversation_token
         )
         metrics.reply(result.reply)
-        return _reply_body(result)
+        return _reply_body(result, settings.article_url)
 
     @app.post("/v1/drafts", tags=["agents"], summary="A draft reply to a ticket")
     async def draft(body: DraftRequest, svc: Svc, _: AgentKey) -> Any:
@@ -404,6 +414,46 @@ def create_app(
             "findings": [asdict(f) for f in result.findings],
         }
 
+    @app.get("/v1/gaps", tags=["agents"], summary="Unanswered questions, clustered")
+    async def gaps(svc: Svc, _: AgentKey, top: int = 10) -> Any:
+        from copilot.gaps import cluster, gap_questions
+
+        def run() -> list[dict[str, Any]]:
+            found = cluster(gap_questions(svc.engine), svc.agent.retriever.embedder)
+            return [
+                {"size": g.size, "product_area": g.product_area, "examples": g.questions[:3]}
+                for g in found[: max(1, min(top, 50))]
+            ]
+
+        return await run_in_threadpool(run)
+
+    @app.get("/articles/{article_id}", tags=["customers"], response_class=HTMLResponse)
+    async def article(article_id: str, svc: Svc) -> Any:
+        """A customer article as a plain page: where the widget's source links go."""
+        art = svc.agent.retriever.articles.get(article_id)
+        if art is None or art.audience != "customer":
+            raise NotFound(f"article {article_id} not found")
+        sections = svc.agent.retriever.sections[article_id]
+        body = "".join(
+            f"<h2>{escape(name)}</h2><p>{escape(sections[name])}</p>"
+            for name in ("Symptoms", "Cause", "Fix", "Verify")
+            if sections.get(name)
+        )
+        return HTMLResponse(
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
+            f"{escape(art.title)}</title></head><body><h1>{escape(art.title)}</h1>{body}"
+            "</body></html>",
+            headers=PAGE_HEADERS,
+        )
+
+    for name, media in WIDGET_FILES.items():
+        app.add_api_route(
+            f"/{name.removesuffix('.html')}" if name.endswith(".html") else f"/{name}",
+            _static(name, media),
+            methods=["GET"],
+            include_in_schema=False,
+        )
+
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> Any:
         return {"status": "alive"}
@@ -429,6 +479,36 @@ def create_app(
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
+
+
+WIDGET = Path(__file__).parent / "widget"
+WIDGET_FILES = {
+    "widget.js": "text/javascript",
+    "demo.html": "text/html",
+    "console.html": "text/html",
+    "console.js": "text/javascript",
+    "console.css": "text/css",
+}
+# Our pages run only our own scripts: a payload that slips into text still cannot execute.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' "
+    "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _static(name: str, media: str) -> Callable[[], Response]:
+    content = (WIDGET / name).read_bytes()
+    headers = dict(PAGE_HEADERS) if media == "text/html" else {"X-Content-Type-Options": "nosniff"}
+    if name == "widget.js":
+        # Embedded on customers' sites: any origin may load the script itself.
+        headers["Access-Control-Allow-Origin"] = "*"
+        headers["Cache-Control"] = "public, max-age=300"
+
+    def serve() -> Response:
+        return Response(content, media_type=media, headers=headers)
+
+    return serve
 
 
 def _ping(engine: Engine) -> None:
@@ -484,7 +564,7 @@ async def _stream(
         yield _sse("error", {"status": 500, "error": "internal error"})
         return
     metrics.reply(result.reply)
-    yield _sse("final", _reply_body(result))
+    yield _sse("final", _reply_body(result, svc.settings.article_url))
 
 
 def _draft(svc: Service, body: DraftRequest) -> dict[str, Any]:

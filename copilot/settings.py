@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     conversation_rate_per_minute: int = Field(12, gt=0, description="per conversation")
     max_message_chars: int = Field(4000, gt=0)
     max_body_bytes: int = Field(32_768, gt=0)
+    # Where citations link: the API's own article page, or your help centre's URL pattern.
+    article_url: str = "/articles/{article_id}"
     webhook_url: str | None = None  # handoffs are POSTed here, signed with webhook_secret
     webhook_secret: str | None = None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -23,6 +21,7 @@ from copilot import db
 from copilot.agent import Agent
 from copilot.confidence import ConfidenceModel
 from copilot.settings import ApiKey, Settings
+from tests.live import serve
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
 AGENT_KEY, ADMIN_KEY = "agent-key-123", "admin-key-456"
@@ -54,12 +53,6 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Any]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
@@ -82,17 +75,8 @@ def live(sample: Any, receiver: Any, tmp_path_factory: pytest.TempPathFactory) -
     settings = settings_for(sample, tmp, webhook_url=url, webhook_secret=SECRET)
     engine = db.connect(None, tmp)
     app = create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve(app) as base:
+        yield base
     engine.dispose()
 
 
