@@ -660,7 +660,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.data_dir:
         os.environ["COPILOT_DATA_DIR"] = str(args.data_dir)
     where = f"http://{args.host}:{args.port}"
-    print(f"Support Copilot on {where}: API docs at {where}/docs, health at {where}/readyz")
+    print(f"Support Copilot on {where}: open {where}/demo for the widget, {where}/console for")
+    print(f"agents, {where}/docs for the API. Ctrl-C stops it.")
     uvicorn.run(
         "api.app:create_app",
         factory=True,

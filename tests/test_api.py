@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -294,3 +295,40 @@ def test_admin_reindex_swaps_the_agent(sample: Any, tmp_path: Path) -> None:
         assert r.status_code == 200 and r.json()["unchanged"] == 46
         assert client.post("/v1/chat", json={"message": "invoice pdf"}).status_code == 200
     engine.dispose()
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_errors(sample: Any, tmp_path: Path) -> None:
+    """Fuzz every operation of the live OpenAPI spec (coverage, fuzzing and stateful phases)."""
+    import shutil
+    import subprocess
+
+    settings = settings_for(
+        sample, tmp_path, rate_limit_per_minute=100_000, conversation_rate_per_minute=100_000
+    )
+    engine = db.connect(None, tmp_path)
+    with serve(create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)) as base:
+        venv = Path(sys.executable).parent / "schemathesis"
+        st = str(venv) if venv.exists() else shutil.which("schemathesis") or "schemathesis"
+        run = subprocess.run(
+            [
+                st,
+                "run",
+                f"{base}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                "15",
+                "--generation-deterministic",
+                "--request-timeout",
+                "30",
+                "--header",
+                f"Authorization: Bearer {ADMIN_KEY}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    engine.dispose()
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout.split("Test cases:")[-1]
