@@ -38,10 +38,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-# Debian's PostgreSQL for the store tests (each test run starts its own throwaway server).
+# Debian's PostgreSQL and Redis for the store and API tests (tests start throwaway servers).
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+	@command -v redis-server >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
-from api.limits import RateLimiter
+from api.limits import RateLimiter, RedisRateLimiter
 from api.prometheus import Metrics
 from copilot import db, handoffs
 from copilot.agent import Agent, reply_json
@@ -211,7 +211,9 @@ def create_app(
         description="Grounded answers from your knowledge base, and clean handoffs to humans.",
     )
     app.state.metrics = metrics
-    limiter = RateLimiter()
+    limiter: RateLimiter | RedisRateLimiter = (
+        RedisRateLimiter(settings.redis_url) if settings.redis_url else RateLimiter()
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

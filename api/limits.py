@@ -1,9 +1,13 @@
-"""Per-key rate limits for the public endpoints: a token bucket per client address and per
-conversation, in this process. With several workers or servers each keeps its own buckets, so the
-effective limit is multiplied by their number (docs/api.md)."""
+"""Per-key rate limits for the public endpoints, per client address and per conversation.
+
+`RateLimiter` keeps token buckets in this process: with several workers or servers each keeps its
+own, so the effective limit is multiplied by their number. With `COPILOT_REDIS_URL` every process
+counts in Redis instead (`RedisRateLimiter`, fixed one-minute windows), so the limit holds across
+all of them (docs/api.md)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -30,3 +34,35 @@ class RateLimiter:
                 return 0
             self._buckets[key] = (tokens, now)
             return max(1, math.ceil((1.0 - tokens) / rate))
+
+
+log = logging.getLogger(__name__)
+
+
+class RedisRateLimiter:
+    """Shared limits: one counter per key and minute in Redis, expiring after two minutes."""
+
+    def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._clock = clock
+
+    def hit(self, key: str, per_minute: int) -> int:
+        import redis
+
+        now = self._clock()
+        window = int(now // 60)
+        name = f"copilot:ratelimit:{key}:{window}"
+        try:
+            pipe = self._redis.pipeline()
+            pipe.incr(name)
+            pipe.expire(name, 120)
+            count = int(pipe.execute()[0])
+        except redis.RedisError:
+            # Fail open: a Redis outage must not take the help widget down with it.
+            log.warning("rate limiter: Redis unreachable, allowing the request")
+            return 0
+        if count <= per_minute:
+            return 0
+        return max(1, math.ceil(60 - now % 60))

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = ["http://127.0.0.1:8000", "http://localhost:8000"]
     rate_limit_per_minute: int = Field(30, gt=0, description="public chat, per client address")
     conversation_rate_per_minute: int = Field(12, gt=0, description="per conversation")
+    redis_url: str | None = None  # shared rate limits across workers and servers
     max_message_chars: int = Field(4000, gt=0)
     max_body_bytes: int = Field(32_768, gt=0)
     # Where citations link: the API's own article page, or your help centre's URL pattern.

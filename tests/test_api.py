@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import sys
 import threading
 import time
@@ -332,3 +333,67 @@ def test_schemathesis_finds_no_server_errors(sample: Any, tmp_path: Path) -> Non
     engine.dispose()
     assert run.returncode == 0, run.stdout[-3000:]
     assert " passed" in run.stdout and "failed" not in run.stdout.split("Test cases:")[-1]
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A throwaway redis-server on 127.0.0.1 (`make test` installs Debian's package)."""
+    import shutil
+    import subprocess
+
+    import redis
+
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed: run `make test`, which installs it"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+    client.close()
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_redis_shares_rate_limits_between_servers(
+    sample: Any, tmp_path: Path, redis_url: str
+) -> None:
+    settings = settings_for(sample, tmp_path, rate_limit_per_minute=3, redis_url=redis_url)
+    engine = db.connect(None, tmp_path)
+    one = create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)
+    two = create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)
+    if time.time() % 60 > 50:  # counts are per minute window: do not straddle two
+        time.sleep(61 - time.time() % 60)
+    with TestClient(one) as a, TestClient(two) as b:
+        assert a.post("/v1/chat", json={"message": "invoice"}).status_code == 200
+        assert a.post("/v1/chat", json={"message": "invoice"}).status_code == 200
+        assert b.post("/v1/chat", json={"message": "invoice"}).status_code == 200
+        limited = b.post("/v1/chat", json={"message": "invoice"})  # the 4th, on another server
+        assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 60
+    engine.dispose()
