@@ -423,6 +423,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     for path, reason in report.skipped.items():
         print(f"warning: skipped {path} (lint error: {reason})", file=sys.stderr)
     print(report.summary())
+    _export_fast_encoder(settings)
     if not args.no_calibrate:
         from copilot.agent import open_agent
 
@@ -434,6 +435,22 @@ def cmd_index(args: argparse.Namespace) -> int:
             f"({agent.model.fitted_on})"
         )
     return EXIT_OK
+
+
+def _export_fast_encoder(settings: Settings) -> None:
+    """Once per data folder: the ONNX export of the default embedder, checked against torch."""
+    from copilot.embed import MINILM, minilm_path
+    from copilot.onnx_embed import export, onnx_dir, ready
+
+    folder = onnx_dir(settings.data_dir)
+    if settings.embedder != MINILM or settings.embed_backend == "torch" or ready(folder):
+        return
+    try:
+        error = export(minilm_path(), folder)
+    except ConfigError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+        return
+    print(f"fast query encoder: ONNX export checked (cosine error {error:.1e}) in {folder}")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

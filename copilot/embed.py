@@ -143,6 +143,15 @@ def load_embedder(settings: Settings) -> Embedder:
     """The embedder that settings name. Cheap: models load on first `embed()`."""
     name = settings.embedder
     if name == MINILM:
+        from copilot.onnx_embed import OnnxEmbedder, onnx_dir, ready
+
+        fast = onnx_dir(settings.data_dir)
+        if settings.embed_backend != "torch" and ready(fast):
+            return OnnxEmbedder(fast, settings.embed_batch_size)
+        if settings.embed_backend == "onnx":
+            raise ConfigError(
+                f"COPILOT_EMBED_BACKEND=onnx but {fast} has no checked export: run `copilot index`"
+            )
         return SentenceTransformerEmbedder(minilm_path(), MINILM, settings.embed_batch_size)
     if name.startswith("openai:"):
         return OpenAIEmbedder(

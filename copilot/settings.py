@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     embedder: str = "minilm"
     embed_base_url: str | None = None
     embed_batch_size: int = Field(32, gt=0)
+    # minilm only: "auto" uses the checked ONNX export in the data folder when there is one
+    # (`copilot index` makes it), else torch.
+    embed_backend: Literal["auto", "onnx", "torch"] = "auto"
 
     llm_base_url: str | None = None
     llm_model: str | None = None

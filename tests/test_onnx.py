@@ -1,0 +1,70 @@
+"""The ONNX fast path for the default embedder: exported once, checked against torch, used for
+queries without importing torch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from copilot import onnx_embed
+from copilot.embed import SentenceTransformerEmbedder, load_embedder, minilm_path
+from copilot.errors import ConfigError
+from copilot.onnx_embed import OnnxEmbedder, export, onnx_dir
+from copilot.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def exported(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the indexed sample KB's data folder, with the ONNX export in it."""
+    data = tmp_path_factory.mktemp("onnx") / "data"
+    shutil.copytree(sample[0].data_dir, data)
+    error = export(minilm_path(), onnx_dir(data))
+    assert error <= onnx_embed.MAX_COSINE_ERROR
+    return data
+
+
+def test_the_export_gives_the_torch_embeddings(exported: Path, sample: Any) -> None:
+    texts = ["invoice pdf missing", "Webhook signature verification fails with 401", "a " * 300]
+    fast = np.array(OnnxEmbedder(onnx_dir(exported)).embed(texts))
+    slow = np.array(sample[2].embedder.embed(texts))
+    assert np.min((fast * slow).sum(axis=1)) > 1 - 1e-5
+    check = json.loads((onnx_dir(exported) / "check.json").read_text())
+    assert check["max_cosine_error"] <= 1e-5
+
+
+def test_settings_choose_the_backend(exported: Path, tmp_path: Path) -> None:
+    assert isinstance(load_embedder(Settings(data_dir=exported)), OnnxEmbedder)
+    torch_only = Settings(data_dir=exported, embed_backend="torch")
+    assert isinstance(load_embedder(torch_only), SentenceTransformerEmbedder)
+    with pytest.raises(ConfigError, match="run `copilot index`"):
+        load_embedder(Settings(data_dir=tmp_path, embed_backend="onnx"))
+
+
+def test_a_failing_check_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(onnx_embed, "MAX_COSINE_ERROR", -1.0)
+    with pytest.raises(ConfigError, match="staying on the torch backend"):
+        export(minilm_path(), onnx_dir(tmp_path))
+    assert not onnx_dir(tmp_path).exists()
+    assert isinstance(load_embedder(Settings(data_dir=tmp_path)), SentenceTransformerEmbedder)
+
+
+def test_ask_never_imports_torch_when_the_export_is_ready(exported: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "from copilot.cli import main\n"
+        f"code = main(['ask', '--data-dir', {str(exported)!r}, '--json', 'my card was declined'])\n"
+        "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules,"
+        " 'transformers': 'transformers' in sys.modules}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    reply, status = run.stdout.rsplit("\n{", 1)[0], json.loads("{" + run.stdout.rsplit("\n{", 1)[1])
+    assert status == {"code": 0, "torch": False, "transformers": False}
+    assert json.loads(reply)["type"] in ("answer", "clarify", "handoff")
