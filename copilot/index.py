@@ -230,8 +230,7 @@ def _embed_and_add(
         vectors = embedder.embed([c.text for c in part])
         report.embed_seconds += time.perf_counter() - t0
         dim = len(vectors[0])
-        nodes = _nodes(part, vectors)
-        pending.append(writer.submit(_add, opened, nodes))
+        pending.append(writer.submit(_add, opened, part, vectors))
         if len(pending) > 1:
             pending.pop(0).result()  # at most one batch waits to be stored: bounded memory
         report.chunks_embedded += len(part)
@@ -257,8 +256,13 @@ def _embed_and_add(
     return manifest
 
 
-def _add(opened: Future[tuple[Generation, Any]], nodes: list[Any]) -> None:
-    opened.result()[1].add(nodes)
+def _add(
+    opened: Future[tuple[Generation, Any]], chunks: Sequence[Chunk], vectors: list[list[float]]
+) -> None:
+    # Nodes are built here, in the writer thread, so llama-index is imported by one thread only:
+    # two threads importing it at once can hit its circular imports half-initialised (seen with
+    # the fast ONNX encoder, which reaches this point before the draft has opened).
+    opened.result()[1].add(_nodes(chunks, vectors))
 
 
 def _nodes(chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> list[Any]:

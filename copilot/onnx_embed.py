@@ -116,6 +116,8 @@ def export(model_dir: Path, folder: Path) -> float:
             ).last_hidden_state
 
     folder.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.parent.glob(".onnx-*"):  # from an export that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".onnx-", dir=folder.parent))
     try:
         names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -149,7 +151,11 @@ def export(model_dir: Path, folder: Path) -> float:
         (staging / "check.json").write_text(json.dumps(check, indent=2) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
-        staging.rename(folder)  # the check file makes it trusted; it arrives with the rest
+        try:
+            staging.rename(folder)  # the check file makes it trusted; it arrives with the rest
+        except OSError:
+            if not ready(folder):  # another process exported it at the same moment: fine
+                raise
         return error
     finally:
         shutil.rmtree(staging, ignore_errors=True)

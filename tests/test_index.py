@@ -170,7 +170,11 @@ def _cli(*args: str, capture: bool = True) -> subprocess.Popen[str]:
 
 
 def _run(*args: str) -> int:
-    return _cli(*args, capture=False).wait(timeout=300)
+    proc = _cli(*args)
+    _, err = proc.communicate(timeout=300)
+    if proc.returncode:
+        print(err[-3000:], file=sys.stderr)  # shown by pytest when the test fails
+    return proc.returncode
 
 
 def test_second_writer_fails_fast_naming_the_lock(kb: Path) -> None:
