@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
@@ -572,8 +573,6 @@ async def _stream(
 def _draft(svc: Service, body: DraftRequest) -> dict[str, Any]:
     """An agent's draft: internal articles allowed, always a text to start from, and what to
     check before sending."""
-    import uuid
-
     question = f"{body.subject}\n{body.body}".strip()
     history = [Turn(m.role, m.content) for m in body.messages]
     agent = svc.agent

@@ -105,7 +105,7 @@ class Conversations:
             history = self._history(conn, conversation_id) if conv else []
         context = context or (CustomerContext(**conv["context"]) if conv else CustomerContext())
         if conv is not None and conv["state"] == "handed_off":
-            return self._to_human(conversation_id, message, audience)
+            return self._to_human(conversation_id, message)
         reply = self.agent.reply(message, history, audience, context, on_delta, on_decision)
         latency = (self.clock() - start) * 1000
         with self.engine.begin() as conn:
@@ -170,7 +170,7 @@ class Conversations:
                 .order_by(db.turns.c.seq.desc())
             ).first()
         if conv["state"] == "handed_off":
-            return self._to_human(conversation_id, "(asked again for a person)", conv["audience"])
+            return self._to_human(conversation_id, "(asked again for a person)")
         tried = [(h["article_id"], h["score"]) for h in (last.hits if last else [])]
         sections = self.agent.retriever.sections
         top = tried[0][0] if tried else None
@@ -206,18 +206,11 @@ class Conversations:
         turn_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return ChatResult(reply, conversation_id, None, handoff_id, turn_id)
 
-    def _to_human(self, conversation_id: str, message: str, audience: str) -> ChatResult:
+    def _to_human(self, conversation_id: str, message: str) -> ChatResult:
         """The conversation is with a person: store the message for them, and reopen a resolved
         handoff when the customer writes again soon after."""
         with self.engine.begin() as conn:
-            seq = conn.execute(
-                select(func.count()).where(db.turns.c.conversation_id == conversation_id)
-            ).scalar_one()
-            result = conn.execute(
-                db.turns.insert().values(
-                    conversation_id=conversation_id, seq=seq, role="user", text=redact(message)
-                )
-            )
+            turn_id, _ = db.append_turn(conn, conversation_id, "user", redact(message))
             handoff = conn.execute(
                 select(db.handoffs)
                 .where(db.handoffs.c.conversation_id == conversation_id)
@@ -234,7 +227,6 @@ class Conversations:
                     .values(status="reopened", reopened=handoff.reopened + 1, updated_at=db.now())
                 )
         reply = Reply("handoff", WITH_HUMAN_TEXT, Confidence(0.0, {}))
-        turn_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return ChatResult(reply, conversation_id, None, handoff.id if handoff else None, turn_id)
 
     def _assistant_turn(

@@ -27,7 +27,9 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     inspect,
+    select,
     text,
 )
 from sqlalchemy.engine import Connection
@@ -143,6 +145,18 @@ schema_version = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False, default=now),
     Column("description", String(200), nullable=False),
 )
+
+
+def append_turn(conn: Connection, conversation_id: str, role: str, text: str) -> tuple[int, int]:
+    """Add a turn after the conversation's last one; (turn id, seq)."""
+    seq = conn.execute(
+        select(func.count()).where(turns.c.conversation_id == conversation_id)
+    ).scalar_one()
+    result = conn.execute(
+        turns.insert().values(conversation_id=conversation_id, seq=seq, role=role, text=text)
+    )
+    return int(result.inserted_primary_key[0]), int(seq)  # type: ignore[index]
+
 
 V1_TABLES = (conversations, turns, feedback, handoffs, drafts, schema_version)
 

@@ -6,7 +6,7 @@ only ever sees text that passed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +147,3 @@ def join_sentences(sentences: Sequence[str]) -> str:
         sep = "\n" if re.match(r"\d+[.)]\s|[-*]\s", s) or out.endswith(":") else " "
         out = f"{out}{sep}{s}" if out else s
     return out
-
-
-DeltaSink = Callable[[str], None]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select, update
 
 from copilot import db
 from copilot.errors import CopilotError, NotFound
@@ -102,12 +102,5 @@ def agent_message(engine: Engine, handoff_id: str, agent: str, text: str) -> dic
                 + (f" by {row.claimed_by}" if row.claimed_by else "")
                 + ": claim it before writing"
             )
-        seq = conn.execute(
-            select(func.count()).where(db.turns.c.conversation_id == row.conversation_id)
-        ).scalar_one()
-        conn.execute(
-            db.turns.insert().values(
-                conversation_id=row.conversation_id, seq=seq, role="agent", text=redact(text)
-            )
-        )
+        _, seq = db.append_turn(conn, row.conversation_id, "agent", redact(text))
         return {"conversation_id": row.conversation_id, "seq": seq}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -197,15 +197,12 @@ class Retriever:
             where=where,
             include=["documents", "metadatas", "distances"],
         )
-        scores: dict[str, float] = {}
-        best: dict[str, tuple[dict[str, Any], str]] = {}
-        for doc, meta, dist in zip(
-            res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
-        ):
-            aid, sim = str(meta["article_id"]), 1.0 - float(dist)
-            if sim > scores.get(aid, -math.inf):
-                scores[aid], best[aid] = sim, (meta, doc)
-        return scores, best
+        return _best_chunks(
+            (meta, doc, 1.0 - float(dist))
+            for doc, meta, dist in zip(
+                res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
+        )
 
     def _dense_in_memory(
         self, vector: list[float], audience: str
@@ -217,19 +214,28 @@ class Retriever:
         if n <= 0:
             return {}, {}
         top = np.argpartition(-sims, n - 1)[:n]
-        scores: dict[str, float] = {}
-        best: dict[str, tuple[dict[str, Any], str]] = {}
-        for i in top[np.argsort(-sims[top], kind="stable")]:
-            meta = self._chunk_meta[i]
-            aid, sim = str(meta["article_id"]), float(sims[i])
-            if sim > scores.get(aid, -math.inf):
-                scores[aid], best[aid] = sim, (meta, self._chunk_docs[i])
-        return scores, best
+        return _best_chunks(
+            (self._chunk_meta[i], self._chunk_docs[i], float(sims[i]))
+            for i in top[np.argsort(-sims[top], kind="stable")]
+        )
 
     def _keyword(self, tokens: list[str]) -> dict[str, float]:
         if not tokens or self._bm25 is None:
             return {}
         return {a: float(s) for a, s in zip(self._ids, self._bm25.get_scores(tokens), strict=True)}
+
+
+def _best_chunks(
+    chunks: Iterable[tuple[dict[str, Any], str, float]],
+) -> tuple[dict[str, float], dict[str, tuple[dict[str, Any], str]]]:
+    """An article scores as its best chunk: (score by article, (metadata, text) of that chunk)."""
+    scores: dict[str, float] = {}
+    best: dict[str, tuple[dict[str, Any], str]] = {}
+    for meta, doc, sim in chunks:
+        aid = str(meta["article_id"])
+        if sim > scores.get(aid, -math.inf):
+            scores[aid], best[aid] = sim, (meta, doc)
+    return scores, best
 
 
 def standalone_query(question: str, history: Sequence[tuple[str, str]] = ()) -> str:
