@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +29,7 @@ from fastapi.responses import (
 )
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from api.limits import RateLimiter, RedisRateLimiter
@@ -36,11 +38,15 @@ from copilot import db, handoffs
 from copilot.agent import Agent, reply_json
 from copilot.compose import extractive_answer
 from copilot.conversations import ChatResult, Conversations
-from copilot.errors import ConfigError, CopilotError, NotFound
+from copilot.errors import ConfigError, CopilotError, NotFound, Unavailable
 from copilot.handoffs import IllegalTransition
 from copilot.settings import Settings, load_settings
 from copilot.store import OpenIndex
 from copilot.types import Confidence, CustomerContext, Hit, ReplyType, Turn
+
+log = logging.getLogger("copilot.api")
+REOPEN_SECONDS = 10  # how often a service without an index tries to open it again
+DATABASE_DOWN = "the conversation store is unavailable or busy; nothing was saved, try again"
 
 
 class Context(BaseModel):
@@ -96,11 +102,23 @@ class Service:
 
     settings: Settings
     engine: Engine
-    agent: Agent
+    agent: Agent | None  # None while the index cannot be opened (conversations.problem: why)
     conversations: Conversations
     index: OpenIndex | None = None  # closed at shutdown when we opened it
     ready: bool = False
     reindexing: threading.Lock = field(default_factory=threading.Lock)
+
+    def need_agent(self) -> Agent:
+        if self.agent is None:
+            raise Unavailable(f"the assistant is not ready: {self.conversations.problem}")
+        return self.agent
+
+    def use(self, agent: Agent, index: OpenIndex | None) -> None:
+        old = self.index
+        self.agent, self.index = agent, index
+        self.conversations.agent, self.conversations.problem = agent, ""
+        if old is not None:
+            old.close()
 
 
 def _service(request: Request) -> Service:
@@ -171,20 +189,37 @@ def create_app(
     settings = settings or load_settings()
     metrics = Metrics()
 
+    async def open_service(service: Service) -> bool:
+        from copilot.agent import open_agent
+
+        try:
+            the_agent, index = await run_in_threadpool(open_agent, settings)
+            await run_in_threadpool(the_agent.retriever.embedder.embed, ["warm up"])
+        except Exception as exc:  # the service runs degraded; /readyz says why
+            service.conversations.problem = f"{type(exc).__name__}: {exc}"
+            log.error("cannot open the index (retrying every %s s): %s", REOPEN_SECONDS, exc)
+            return False
+        service.use(the_agent, index)
+        return True
+
+    async def keep_reopening(service: Service) -> None:
+        await asyncio.sleep(REOPEN_SECONDS)
+        while not await open_service(service):
+            await asyncio.sleep(REOPEN_SECONDS)
+        log.info("the index is open: the assistant is back")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        index = None
-        if agent is None:
-            from copilot.agent import open_agent
-
-            the_agent, index = await run_in_threadpool(open_agent, settings)
-        else:
-            the_agent = agent
         the_engine = engine or db.connect(settings.database_url, settings.data_dir)
-        store = Conversations(the_engine, the_agent, settings.webhook_url)
-        service = Service(settings, the_engine, the_agent, store, index)
+        store = Conversations(the_engine, None, settings.webhook_url)
+        service = Service(settings, the_engine, None, store)
         app.state.service = service
-        await run_in_threadpool(the_agent.retriever.embedder.embed, ["warm up"])
+        reopening = None
+        if agent is not None:
+            service.use(agent, None)
+            await run_in_threadpool(agent.retriever.embedder.embed, ["warm up"])
+        elif not await open_service(service):
+            reopening = asyncio.create_task(keep_reopening(service))
         worker = None
         if settings.webhook_url:
             if not settings.webhook_secret:
@@ -198,6 +233,8 @@ def create_app(
             yield
         finally:
             service.ready = False
+            if reopening is not None:
+                reopening.cancel()
             if worker is not None:
                 worker.stop()
             if service.index is not None:
@@ -239,6 +276,15 @@ def create_app(
     @app.exception_handler(IllegalTransition)
     async def conflict(_: Request, exc: IllegalTransition) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, 409)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 503, {"Retry-After": "5"})
+
+    @app.exception_handler(DBAPIError)
+    async def database_down(_: Request, exc: DBAPIError) -> JSONResponse:
+        log.error("database error: %s", exc.orig)
+        return JSONResponse({"error": DATABASE_DOWN}, 503, {"Retry-After": "5"})
 
     @app.exception_handler(CopilotError)
     async def copilot_error(_: Request, exc: CopilotError) -> JSONResponse:
@@ -422,7 +468,7 @@ def create_app(
         from copilot.gaps import cluster, gap_questions
 
         def run() -> list[dict[str, Any]]:
-            found = cluster(gap_questions(svc.engine), svc.agent.retriever.embedder)
+            found = cluster(gap_questions(svc.engine), svc.need_agent().retriever.embedder)
             return [
                 {"size": g.size, "product_area": g.product_area, "examples": g.questions[:3]}
                 for g in found[: max(1, min(top, 50))]
@@ -433,10 +479,11 @@ def create_app(
     @app.get("/articles/{article_id}", tags=["customers"], response_class=HTMLResponse)
     async def article(article_id: str, svc: Svc) -> Any:
         """A customer article as a plain page: where the widget's source links go."""
-        art = svc.agent.retriever.articles.get(article_id)
+        retriever = svc.need_agent().retriever
+        art = retriever.articles.get(article_id)
         if art is None or art.audience != "customer":
             raise NotFound(f"article {article_id} not found")
-        sections = svc.agent.retriever.sections[article_id]
+        sections = retriever.sections[article_id]
         body = "".join(
             f"<h2>{escape(name)}</h2><p>{escape(sections[name])}</p>"
             for name in ("Symptoms", "Cause", "Fix", "Verify")
@@ -464,18 +511,22 @@ def create_app(
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> Any:
         svc: Service | None = getattr(request.app.state, "service", None)
-        checks = {"index": False, "embedder": False, "database": False}
+        checks: dict[str, Any] = {"index": False, "embedder": False, "database": False}
+        problems = []
         if svc is not None and svc.ready:
-            checks["index"] = checks["embedder"] = True
+            checks["index"] = checks["embedder"] = svc.agent is not None
+            if svc.agent is None:
+                problems.append(svc.conversations.problem)
             try:
                 await run_in_threadpool(_ping, svc.engine)
                 checks["database"] = True
-            except Exception:  # any failure means not ready; the body says which part
-                checks["database"] = False
+            except Exception as exc:  # any failure means not ready; the body says which part
+                problems.append(f"database: {type(exc).__name__}")
         ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not ready", **checks}, 200 if ok else 503
-        )
+        body = {"status": "ready" if ok else "not ready", **checks}
+        if problems:
+            body["problems"] = problems
+        return JSONResponse(body, 200 if ok else 503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def prometheus() -> Any:
@@ -563,6 +614,9 @@ async def _stream(
     except NotFound as exc:
         yield _sse("error", {"status": 404, "error": str(exc)})
         return
+    except DBAPIError:
+        yield _sse("error", {"status": 503, "error": DATABASE_DOWN})
+        return
     except Exception:
         yield _sse("error", {"status": 500, "error": "internal error"})
         return
@@ -575,7 +629,7 @@ def _draft(svc: Service, body: DraftRequest) -> dict[str, Any]:
     check before sending."""
     question = f"{body.subject}\n{body.body}".strip()
     history = [Turn(m.role, m.content) for m in body.messages]
-    agent = svc.agent
+    agent = svc.need_agent()
     reply = agent.reply(question, history, "internal", body.context.customer())
     checks = []
     text, citations = reply.text, reply.citations
@@ -624,14 +678,13 @@ def _reindex(svc: Service) -> dict[str, Any]:
     if not svc.reindexing.acquire(blocking=False):
         raise IllegalTransition("a reindex is already running")
     try:
-        embedder = svc.agent.retriever.embedder
+        embedder = svc.agent.retriever.embedder if svc.agent else None
+        if embedder is None:
+            from copilot.embed import load_embedder
+
+            embedder = load_embedder(svc.settings)
         report = build_index(svc.settings, embedder)
-        agent, index = open_agent(svc.settings, embedder=embedder)
-        old = svc.index
-        svc.agent, svc.index = agent, index
-        svc.conversations.agent = agent
-        if old is not None:
-            old.close()
+        svc.use(*open_agent(svc.settings, embedder=embedder))
         return asdict(report)
     finally:
         svc.reindexing.release()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from fnmatch import fnmatch
 from typing import Literal
 
@@ -25,6 +25,7 @@ from copilot.grounding import (
     join_sentences,
     source_text,
 )
+from copilot.guard import Leaks, LinkPolicy
 from copilot.llm import ChatModel
 from copilot.retrieve import Ranking, Retriever, standalone_query
 from copilot.settings import Settings
@@ -74,11 +75,13 @@ class Agent:
         prompts: Prompts | None = None,
         llm_fallback: Literal["extractive", "handoff"] = "extractive",
         page_areas: dict[str, str] | None = None,
+        links: LinkPolicy | None = None,
     ) -> None:
         self.retriever, self.model, self.llm = retriever, model, llm
         self.prompts = prompts or (Prompts.load() if llm else None)
         self.llm_fallback = llm_fallback
         self.page_areas = page_areas or {}
+        self.links = links or LinkPolicy([])
 
     def reply(
         self,
@@ -103,7 +106,7 @@ class Agent:
         reply = self._reply(question, history, audience, context, on_delta, decide)
         if not decided:
             decide(reply.type, reply.confidence, reply.hits)
-        return reply
+        return replace(reply, text=self.links.clean(reply.text))
 
     def _reply(
         self,
@@ -168,9 +171,12 @@ class Agent:
         text, cites = extractive_answer(top, self.retriever.sections[top.article_id])
         if self.llm is None or self.prompts is None:
             return Reply("answer", text, confidence, cites, None, hits)
+        fallback = Reply("answer", text, confidence, cites, None, hits, "extractive_fallback")
         sections = self.retriever.sections
         sources = [(h, source_text(sections[h.article_id])) for h in hits[:LLM_SOURCES]]
-        checker = Checker([s for _, s in sources])
+        said = [question, *(t.content for t in history)]
+        leaks = Leaks([*(s for _, s in sources), *said], self.prompts.system)
+        checker = Checker([s for _, s in sources], self.links, leaks)
         messages = answer_messages(self.prompts, question, history, sources)
         sentences: list[str] = []
         try:
@@ -178,14 +184,15 @@ class Agent:
                 sentences.append(sentence)
                 if on_delta is not None:
                     on_delta(sentence)
-        except LLMError:
-            if self.llm_fallback == "handoff":
-                return self._handoff("llm_failure", confidence, ranking, transcript, context)
-            return Reply("answer", text, confidence, cites, None, hits, "extractive_fallback")
-        except Unsupported as verdict:
-            if verdict.refusal:
+        except (LLMError, Unsupported) as exc:
+            if isinstance(exc, Unsupported) and exc.refusal:
                 return self._handoff("low_confidence", confidence, ranking, transcript, context)
-            return Reply("answer", text, confidence, cites, None, hits, "extractive_fallback")
+            # An answer that failed the checks is as unusable as no answer.
+            fault = f"llm: {exc}" if isinstance(exc, LLMError) else f"llm answer rejected: {exc}"
+            if self.llm_fallback == "handoff":
+                reply = self._handoff("llm_failure", confidence, ranking, transcript, context)
+                return replace(reply, fault=fault)
+            return replace(fallback, fault=fault)
         cited = [sources[n - 1][0] for n in checker.cited]
         answer = join_sentences(sentences)
         if any(h.stale for h in cited):
@@ -267,6 +274,7 @@ def open_agent(
             prompts=Prompts.load(settings.prompts_dir) if llm else None,
             llm_fallback=settings.llm_fallback,
             page_areas=settings.page_areas,
+            links=LinkPolicy(settings.link_hosts),
         )
         return agent, index
     except BaseException:

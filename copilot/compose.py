@@ -54,6 +54,8 @@ HANDOFF_TEXT = {
     "conversation, so you won't need to repeat yourself.",
     "llm_failure": "Something went wrong on my side, so I'm passing you to a person on our "
     "support team. They'll see this conversation.",
+    "unavailable": "The assistant is unavailable right now, so I'm passing your question to a "
+    "person on our support team. They'll see this conversation.",
     "repeated_unhelpful": "Sorry that didn't help. I'm passing you to a person on our support "
     "team; they'll see what we already tried.",
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -28,6 +29,7 @@ from copilot.outbox import enqueue
 from copilot.redact import redact
 from copilot.types import Confidence, CustomerContext, Handoff, Reply, Turn
 
+log = logging.getLogger(__name__)
 FeedbackKind = Literal["helpful", "unhelpful", "wrong_answer", "rating"]
 REOPEN_WINDOW = timedelta(days=7)  # a customer writing again after resolution reopens within this
 WITH_HUMAN_TEXT = "A person from our support team has this conversation and will reply here."
@@ -37,6 +39,7 @@ REASON_PRIORITY = {
     "repeated_unhelpful": 3,
     "customer_asked": 2,
     "llm_failure": 2,
+    "unavailable": 2,
     "low_confidence": 1,
     "no_results": 1,
 }
@@ -74,11 +77,13 @@ class Conversations:
     def __init__(
         self,
         engine: Engine,
-        agent: Agent,
+        agent: Agent | None,
         webhook_url: str | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ):
         self.engine, self.agent, self.clock = engine, agent, clock
+        # While there is no agent (the index cannot be opened) every message is handed off.
+        self.problem = "the index is not loaded"
         self.webhook_url = webhook_url  # handoffs are also POSTed here (copilot/outbox.py)
 
     def chat(
@@ -106,7 +111,7 @@ class Conversations:
         context = context or (CustomerContext(**conv["context"]) if conv else CustomerContext())
         if conv is not None and conv["state"] == "handed_off":
             return self._to_human(conversation_id, message)
-        reply = self.agent.reply(message, history, audience, context, on_delta, on_decision)
+        reply = self._reply(message, history, audience, context, on_delta, on_decision)
         latency = (self.clock() - start) * 1000
         with self.engine.begin() as conn:
             if conv is None:
@@ -138,6 +143,30 @@ class Conversations:
                 .values(**values)
             )
         return ChatResult(reply, conversation_id, new_token, handoff_id, turn_id)
+
+    def _reply(
+        self,
+        message: str,
+        history: list[Turn],
+        audience: Literal["customer", "internal"],
+        context: CustomerContext,
+        on_delta: DeltaSink | None,
+        on_decision: DecisionSink | None,
+    ) -> Reply:
+        """The agent's reply, or, when the agent cannot run (no index, vector store down), a
+        handoff that says so: the customer reaches a person instead of an error."""
+        fault = self.problem
+        if self.agent is not None:
+            try:
+                return self.agent.reply(message, history, audience, context, on_delta, on_decision)
+            except Exception as exc:  # whatever broke, the customer gets a person, not a 500
+                log.exception("the agent failed; handing off")
+                fault = f"{type(exc).__name__}: {exc}"[:500]
+        packet = Handoff("unavailable", 0.0, (*history, Turn("user", message)), context, (), "", "")
+        if on_decision is not None:
+            on_decision("handoff", Confidence(0.0, {}), ())
+        text = HANDOFF_TEXT["unavailable"]
+        return Reply("handoff", text, Confidence(0.0, {}), (), packet, fault=f"agent: {fault}")
 
     def _open_handoff(self, conn: Connection, conversation_id: str, handoff: Handoff) -> str:
         handoff_id = str(uuid.uuid4())
@@ -172,7 +201,7 @@ class Conversations:
         if conv["state"] == "handed_off":
             return self._to_human(conversation_id, "(asked again for a person)")
         tried = [(h["article_id"], h["score"]) for h in (last.hits if last else [])]
-        sections = self.agent.retriever.sections
+        sections = self.agent.retriever.sections if self.agent else {}
         top = tried[0][0] if tried else None
         packet = Handoff(
             reason="customer_asked",
@@ -232,7 +261,7 @@ class Conversations:
     def _assistant_turn(
         self, conn: Connection, conversation_id: str, seq: int, reply: Reply, latency: float
     ) -> int:
-        articles = self.agent.retriever.articles
+        articles = self.agent.retriever.articles if self.agent else {}
         hits = [
             {
                 "article_id": h.article_id,
@@ -257,6 +286,7 @@ class Conversations:
                 hits=hits,
                 citations=[asdict(c) for c in reply.citations],
                 composed_by=reply.composed_by,
+                fault=reply.fault or None,
                 latency_ms=round(latency, 2),
             )
         )

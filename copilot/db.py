@@ -79,6 +79,7 @@ turns = Table(
     Column("composed_by", String(32)),
     Column("latency_ms", Float),
     Column("query", Text),  # the standalone question retrieval used
+    Column("fault", Text),  # what failed while composing the reply (v5)
     Index("turns_by_conversation", "conversation_id", "seq", unique=True),
 )
 feedback = Table(
@@ -179,13 +180,24 @@ def _v4(conn: Connection) -> None:
     metadata.create_all(conn, tables=[outbox])
 
 
+def _v5(conn: Connection) -> None:
+    # v1 creates `turns` from today's definition, which already has the column.
+    if "fault" not in {c["name"] for c in inspect(conn).get_columns("turns")}:
+        conn.execute(text("ALTER TABLE turns ADD COLUMN fault TEXT"))
+
+
 # Append only: a migration that shipped is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "conversations, turns, feedback, handoffs, drafts", _v1),
     (2, "aggregates kept by purge", _v2),
     (3, "index conversations by time", _v3),
     (4, "webhook outbox", _v4),
+    (5, "the fault behind a reply", _v5),
 ]
+
+
+# How long a request waits for a database another process has locked before it gets a 503.
+BUSY_SECONDS = 5
 
 
 def database_url(database_url: str | None, data_dir: Path) -> str:
@@ -202,7 +214,7 @@ def connect(database_url_: str | None, data_dir: Path, *, migrate_to: int | None
     url = database_url(database_url_, data_dir)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_SECONDS}
     try:
         engine = create_engine(url, **kwargs)
     except Exception as exc:  # an unknown dialect or malformed URL
@@ -216,7 +228,7 @@ def connect(database_url_: str | None, data_dir: Path, *, migrate_to: int | None
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
     cur.execute("PRAGMA foreign_keys=ON")
     # With WAL, NORMAL keeps every commit across a killed process (not across power loss) and
     # saves an fsync per turn.

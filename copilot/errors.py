@@ -6,6 +6,7 @@
     ├── LintFailed           `--strict` and some articles have lint errors (CLI exit 1)
     ├── LLMError             the LLM endpoint failed, timed out or refused (the agent falls back)
     ├── NotFound             no such conversation or handoff, or a token that does not match
+    ├── Unavailable          a part the service needs (index, vector store, database) is down
     └── IndexError_
         ├── IndexMissing     no index yet: run `copilot index`
         ├── EmbedderMismatch the index was built by another embedder: run `copilot index --full`
@@ -37,6 +38,10 @@ class LLMError(CopilotError):
 
 class NotFound(CopilotError):
     """No such conversation or handoff (or its token does not match: callers cannot tell)."""
+
+
+class Unavailable(CopilotError):
+    """A part the service needs is down; the request may succeed when it is back (HTTP 503)."""
 
 
 class IndexError_(CopilotError):

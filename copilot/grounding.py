@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from copilot.guard import Leaks, LinkPolicy
 from copilot.redact import redact
 from copilot.retrieve import tokenize
 from copilot.types import Hit, Turn
@@ -98,13 +99,23 @@ class Checker:
     """Checks an answer sentence by sentence against the numbered sources: every sentence that
     states something cites a source that was given, and shares most of its words with it."""
 
-    def __init__(self, sources: Sequence[str]) -> None:
+    def __init__(
+        self,
+        sources: Sequence[str],
+        links: LinkPolicy | None = None,
+        leaks: Leaks | None = None,
+    ) -> None:
         self.sources = [_stems(s) for s in sources]
+        self.links, self.leaks = links, leaks
         self.cited: list[int] = []  # source numbers in order of first citation
 
     def check(self, sentence: str) -> None:
         if REFUSAL in sentence:
             raise Unsupported("the LLM found no answer in the sources", refusal=True)
+        if self.links is not None and (offsite := self.links.offsite(sentence)):
+            raise Unsupported(f"links off-site: {offsite[0][:80]!r}")
+        if self.leaks is not None and (why := self.leaks.why(sentence)):
+            raise Unsupported(why)
         numbers = [int(n) for n in CITATION.findall(sentence)]
         for n in numbers:
             if not 1 <= n <= len(self.sources):

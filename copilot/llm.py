@@ -34,6 +34,7 @@ class OpenAIChat:
         self.name, self.timeout = model, timeout
 
     def stream(self, messages: list[Message]) -> Iterator[str]:
+        import httpx
         import openai
         from openai.types.chat import ChatCompletionMessageParam
 
@@ -52,7 +53,9 @@ class OpenAIChat:
                         raise LLMError(f"the LLM took longer than {self.timeout:g} s")
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, httpx.HTTPError, ValueError) as exc:
+            # ValueError: a body that is not the JSON the protocol promises; httpx: a stream
+            # cut off midway, which the client does not wrap.
             raise LLMError(f"the LLM endpoint failed: {type(exc).__name__}: {exc}") from exc
 
     def complete(self, messages: list[Message]) -> str:

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None  # shared rate limits across workers and servers
     max_message_chars: int = Field(4000, gt=0)
     max_body_bytes: int = Field(32_768, gt=0)
+    # Hosts replies may link to or show images from (globs: "example.com", "*.example.com").
+    # Any other absolute URL, from the KB or the LLM, is removed before a customer sees it.
+    link_hosts: list[str] = []
     # Where citations link: the API's own article page, or your help centre's URL pattern.
     article_url: str = "/articles/{article_id}"
     webhook_url: str | None = None  # handoffs are POSTed here, signed with webhook_secret

@@ -111,7 +111,12 @@ class Hit:
 
 ReplyType = Literal["answer", "clarify", "handoff"]
 HandoffReason = Literal[
-    "low_confidence", "no_results", "customer_asked", "llm_failure", "repeated_unhelpful"
+    "low_confidence",
+    "no_results",
+    "customer_asked",
+    "llm_failure",
+    "repeated_unhelpful",
+    "unavailable",  # the index, vector store or embedder could not be used
 ]
 
 
@@ -169,3 +174,4 @@ class Reply:
     hits: tuple[Hit, ...] = ()
     # "extractive", "llm", or "extractive_fallback" when the LLM failed or was not supported
     composed_by: str = "extractive"
+    fault: str = ""  # what failed on the way (LLM, vector store), kept with the stored turn

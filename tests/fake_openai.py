@@ -2,14 +2,19 @@
 (`POST /v1/embeddings`, `POST /v1/chat/completions` with and without streaming), answers
 deterministically, and can be told what to answer and how to fail.
 
-Chat behaviour: `server.chat` is a list of scripted replies, used in order (the last one repeats):
+Chat behaviour: `server.responder`, when set, computes each reply from the messages; otherwise
+`server.chat` is a list of scripted replies, used in order (the last one repeats):
 a string is the reply text; a dict may also say `status` (an HTTP error), `delay` (seconds before
-the first byte), `stall` (seconds between streamed pieces) and `piece` (characters per piece)."""
+the first byte), `stall` (seconds between streamed pieces), `piece` (characters per piece),
+`malformed` (a 200 whose stream is not JSON) and `die_after` (pieces sent before the connection
+is cut, mid-stream)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -39,7 +44,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, {"error": {"message": "boom", "type": "server_error"}})
             return
         if self.path == "/v1/chat/completions":
-            self._chat(body)
+            # The client may stop reading midway: it rejected the answer.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._chat(body)
             return
         if self.path != "/v1/embeddings":
             self._send(404, {"error": {"message": "not found"}})
@@ -67,7 +74,10 @@ class _Handler(BaseHTTPRequestHandler):
         if step.get("status", 200) != 200:
             self._send(step["status"], {"error": {"message": "scripted failure"}})
             return
-        text, model = step["text"], body["model"]
+        text, model = step.get("text", ""), body["model"]
+        if self.server.responder is not None:  # a model that reads its prompt (eval/injection.py)
+            text = self.server.responder(body["messages"])
+            self.server.outputs.append(text)
         if not body.get("stream"):
             message = {"role": "assistant", "content": text}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
@@ -85,8 +95,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
+        if step.get("malformed"):
+            self.wfile.write(b'data: {"id": "c1", "choices": [{"delta": {"content": "Hel\n\n')
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
         piece = step.get("piece", 7)
-        for i in range(0, len(text), piece):
+        for n, i in enumerate(range(0, len(text), piece)):
+            if n == step.get("die_after"):
+                self.connection.shutdown(socket.SHUT_RDWR)  # the upstream crashed mid-answer
+                return
             delta = {"content": text[i : i + piece]}
             self._event({"index": 0, "delta": delta, "finish_reason": None}, model)
             time.sleep(step.get("stall", 0.0))
@@ -122,6 +139,8 @@ def fake_openai_server() -> Iterator[Any]:
     server.requests = []  # type: ignore[attr-defined]
     server.fail_next = 0  # type: ignore[attr-defined]
     server.chat = ["NOT_IN_SOURCES"]  # type: ignore[attr-defined]
+    server.responder = None  # type: ignore[attr-defined]
+    server.outputs = []  # type: ignore[attr-defined]
     server.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

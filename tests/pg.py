@@ -22,6 +22,14 @@ def _bindir() -> Path | None:
     return Path(initdb).resolve().parent if initdb else None
 
 
+_running: dict[str, list[str]] = {}  # url -> the pg_ctl command line for its data folder
+
+
+def stop_postgres(url: str) -> None:
+    """Stop a server started here the way a crash would (immediate shutdown), mid-test."""
+    subprocess.run([*_running[url], "stop"], check=True, capture_output=True)
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     bindir = _bindir()
@@ -62,7 +70,9 @@ def postgres_server() -> Iterator[str]:
             "-w",
             "start",
         )
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        _running[url] = [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate"]
+        yield url
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run(
