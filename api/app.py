@@ -9,16 +9,19 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import (
     HTMLResponse,
@@ -27,12 +30,13 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.limits import RateLimiter, RedisRateLimiter
+from api.limits import BodyLimit, RateLimiter, RedisRateLimiter
 from api.prometheus import Metrics
 from copilot import db, handoffs
 from copilot.agent import Agent, reply_json
@@ -47,6 +51,23 @@ from copilot.types import Confidence, CustomerContext, Hit, ReplyType, Turn
 log = logging.getLogger("copilot.api")
 REOPEN_SECONDS = 10  # how often a service without an index tries to open it again
 DATABASE_DOWN = "the conversation store is unavailable or busy; nothing was saved, try again"
+
+
+def _iso_day(value: object) -> object:
+    # Pydantic would also take "0" (a Unix time): a day is asked for, so only a day is taken.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date like 2026-11-24")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_day)]
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["decision", "delta", "final", "error"]},
+        "data": {"type": "string", "description": "JSON"},
+    },
+}
 
 
 class Context(BaseModel):
@@ -68,11 +89,20 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
-class FeedbackRequest(BaseModel):
-    kind: Literal["helpful", "unhelpful", "wrong_answer", "rating"]
-    rating: int | None = Field(default=None, ge=1, le=5)
+class VerdictFeedback(BaseModel):
+    kind: Literal["helpful", "unhelpful", "wrong_answer"]
     comment: str = Field(default="", max_length=2000)
     turn_id: int | None = None
+
+
+class RatingFeedback(BaseModel):
+    kind: Literal["rating"]
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+    turn_id: int | None = None
+
+
+FeedbackRequest = Annotated[VerdictFeedback | RatingFeedback, Field(discriminator="kind")]
 
 
 class Message(BaseModel):
@@ -252,7 +282,8 @@ def create_app(
     limiter: RateLimiter | RedisRateLimiter = (
         RedisRateLimiter(settings.redis_url) if settings.redis_url else RateLimiter()
     )
-    app.add_middleware(
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(  # outside the body limit: a 413 still carries the CORS headers
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
@@ -260,14 +291,21 @@ def create_app(
     )
 
     @app.middleware("http")
-    async def limits_and_metrics(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return JSONResponse({"error": "request body too large"}, 413)
+    async def request_metrics(request: Request, call_next: Any) -> Response:
         with metrics.timer(request) as done:
             response: Response = await call_next(request)
             done(response.status_code)
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Without the input: it may be a megabyte, or hold what JSON cannot encode back.
+        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
@@ -299,7 +337,12 @@ def create_app(
         if wait:
             raise HTTPException(429, "too many requests", {"Retry-After": str(wait)})
 
-    @app.post("/v1/chat", tags=["customers"], summary="A customer's message; the reply")
+    @app.post(
+        "/v1/chat",
+        tags=["customers"],
+        summary="A customer's message; the reply",
+        responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}}},
+    )
     async def chat(
         body: ChatRequest,
         request: Request,
@@ -351,15 +394,13 @@ def create_app(
         x_conversation_token: TokenHeader = None,
     ) -> Any:
         limit(f"conversation:{conversation_id}", settings.conversation_rate_per_minute)
-        if body.kind == "rating" and body.rating is None:
-            raise HTTPException(422, "a rating needs a value from 1 to 5")
         await run_in_threadpool(
             lambda: svc.conversations.feedback(
                 conversation_id,
                 body.kind,
                 token=x_conversation_token,
                 turn_id=body.turn_id,
-                rating=body.rating,
+                rating=body.rating if isinstance(body, RatingFeedback) else None,
                 comment=body.comment,
             )
         )
@@ -435,15 +476,11 @@ def create_app(
     async def report_json(
         svc: Svc,
         _: AgentKey,
-        since: str | None = None,
+        since: IsoDate | None = None,
     ) -> Any:
-        from copilot.kb import parse_date
         from copilot.report import report
 
-        day = parse_date(since) if since else None
-        if since and day is None:
-            raise HTTPException(422, "since must be a date like 2026-11-24")
-        return await run_in_threadpool(report, svc.engine, day)
+        return await run_in_threadpool(report, svc.engine, since)
 
     @app.post("/v1/admin/reindex", tags=["admin"])
     async def reindex(svc: Svc, _: AdminKey) -> Any:
@@ -451,8 +488,6 @@ def create_app(
 
     @app.get("/v1/admin/lint", tags=["admin"])
     async def lint(svc: Svc, _: AdminKey) -> Any:
-        from datetime import date
-
         from copilot.lint import LintOptions, lint_paths
 
         options = LintOptions(date.today(), settings.review_every_days)
@@ -528,6 +563,21 @@ def create_app(
             body["problems"] = problems
         return JSONResponse(body, 200 if ok else 503)
 
+    spec = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The spec FastAPI derives, plus the errors every operation can answer with."""
+        schema = spec()
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for code, why in ERRORS.items():
+                    operation["responses"].setdefault(
+                        code, {"description": why, "content": {"application/json": ERROR_BODY}}
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def prometheus() -> Any:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
@@ -535,6 +585,17 @@ def create_app(
     return app
 
 
+ERRORS = {
+    "400": "The body is not valid JSON.",
+    "401": "An API key is required, or the one given is unknown.",
+    "403": "The API key's scope does not allow this.",
+    "404": "Not found (for a conversation: or the token does not match).",
+    "409": "The handoff is not in a state that allows this.",
+    "413": "The body or the message is too large.",
+    "429": "Too many requests: wait the Retry-After seconds.",
+    "503": "A part the service needs is down or busy: retry after Retry-After seconds.",
+}
+ERROR_BODY = {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}
 WIDGET = Path(__file__).parent / "widget"
 WIDGET_FILES = {
     "widget.js": "text/javascript",

@@ -1,4 +1,5 @@
-"""Per-key rate limits for the public endpoints, per client address and per conversation.
+"""Limits: the size of a request body, and per-key rate limits for the public endpoints, per
+client address and per conversation.
 
 `RateLimiter` keeps token buckets in this process: with several workers or servers each keeps its
 own, so the effective limit is multiplied by their number. With `COPILOT_REDIS_URL` every process
@@ -11,7 +12,44 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+TOO_LARGE = "request body too large"
+
+
+class BodyLimit:
+    """ASGI middleware: a body over `max_bytes` gets a 413, whether it declares its length or
+    streams in chunks without one; nothing past the limit is read into memory."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await JSONResponse({"error": TOO_LARGE}, 413)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> MutableMapping[str, Any]:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(413, TOO_LARGE)  # answered by the app's error handler
+            return message
+
+        await self.app(scope, limited, send)
 
 
 class RateLimiter:

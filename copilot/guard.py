@@ -20,11 +20,14 @@ URL = re.compile(
     r"(?:\b[a-z][a-z0-9+.-]*:)?//[^\s<>\"'`)\]]+|\bwww\.[^\s<>\"'`)\]]+|\bdata:[^\s<>\"'`)\]]+",
     re.I,
 )
-MD_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]*)[^)]*\)")
-MD_LINK = re.compile(r"\[([^\]]*)\]\(\s*<?([^)\s>]*)[^)]*\)")
+# A link's target may hold one level of balanced parentheses, as CommonMark allows.
+TARGET = r"\(\s*<?((?:[^()\s>]|\([^()\s]*\))*)[^)]*\)"
+MD_IMAGE = re.compile(r"!\[([^\]]*)\]" + TARGET)
+MD_LINK = re.compile(r"\[([^\]]*)\]" + TARGET)
 HTML_TAG = re.compile(
     r"<\s*(?:img|a|iframe|script|link|object|embed|source|video|audio)\b[^>]*>?", re.I
 )
+HTML_URL = re.compile(r"\b(?:src|href|srcset|data|poster)\s*=\s*[\"']?([^\"'\s>]+)", re.I)
 IDENTIFIER = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9][\w-]{5,}\b", re.I)
 REMOVED = "(link removed)"
 SHINGLE = 6  # words in a row shared with the system prompt that count as repeating it
@@ -55,13 +58,12 @@ class LinkPolicy:
         """The URLs in `text` a reply may not show."""
         found = [m.group() for m in URL.finditer(text)]
         found += [m.group(2) for m in MD_LINK.finditer(text)]
-        return [u for u in found if u and not self.allowed(u)] + [
-            m.group() for m in HTML_TAG.finditer(text)
-        ]
+        found += [u for m in HTML_TAG.finditer(text) for u in HTML_URL.findall(m.group())]
+        return [u for u in found if u and not self.allowed(u)]
 
     def clean(self, text: str) -> str:
         """`text` with off-site images dropped, off-site links reduced to their words, other
-        off-site URLs replaced, and link-bearing HTML tags removed."""
+        off-site URLs replaced, and HTML tags that point off-site removed."""
 
         def image(m: re.Match[str]) -> str:
             return m.group() if self.allowed(m.group(2)) else ""
@@ -72,7 +74,10 @@ class LinkPolicy:
         def bare(m: re.Match[str]) -> str:
             return m.group() if self.allowed(m.group()) else REMOVED
 
-        text = HTML_TAG.sub("", text)
+        def tag(m: re.Match[str]) -> str:
+            return m.group() if all(map(self.allowed, HTML_URL.findall(m.group()))) else ""
+
+        text = HTML_TAG.sub(tag, text)
         text = MD_IMAGE.sub(image, text)
         text = MD_LINK.sub(link, text)
         return URL.sub(bare, text)

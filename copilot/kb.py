@@ -58,8 +58,14 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
+MAX_ARTICLE_BYTES = 1_000_000  # a help article is a few KB; past this it is an export or a dump
+
+
 def parse_article(path: Path, data: bytes) -> tuple[Article | None, list[Finding]]:
     """Parse one article file's bytes. Returns the article, or None with the reason as a finding."""
+    if len(data) > MAX_ARTICLE_BYTES:
+        size = f"{len(data) / 1e6:.1f} MB"
+        return None, [_finding(path, 1, f"file is {size}; an article is at most 1 MB: split it")]
     if b"\x00" in data:
         return None, [_finding(path, 1, "not a text file (binary content): remove it from the KB")]
     try:

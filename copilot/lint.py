@@ -490,7 +490,8 @@ def _duplicate_ids(articles: Sequence[Article]) -> Iterator[Finding]:
             continue
         paths = [str(a.path) for a in group]
         for a in group:
-            others = ", ".join(p for p in paths if p != str(a.path))
+            rest = [p for p in paths if p != str(a.path)]
+            others = ", ".join(rest[:3]) + (f" and {len(rest) - 3} more" if len(rest) > 3 else "")
             yield Finding(
                 str(a.path),
                 a.line_of("id"),

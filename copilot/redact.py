@@ -118,7 +118,15 @@ def find(text: str) -> list[tuple[int, int, str]]:
     return sorted(spans)
 
 
+# Control characters other than tab and newlines, and lone surrogates: no reader needs them, and
+# databases refuse some (PostgreSQL rejects NUL; UTF-8 cannot encode a lone surrogate).
+UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def redact(text: str) -> str:
+    """`text` as it may be stored or shown to a model: PII replaced by typed placeholders, and
+    unstorable characters removed."""
+    text = UNSTORABLE.sub("", text)
     out, last = [], 0
     for start, end, kind in find(text):
         out += [text[last:start], f"[{kind}]"]

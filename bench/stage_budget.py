@@ -1,0 +1,151 @@
+"""The latency budget of one extractive turn, stage by stage, on the sample KB with the default
+(ONNX) encoder: parse, condense, encode, dense search, keyword search, fusion, confidence, compose,
+store, and HTTP on loopback. Then the batching question: would coalescing queries that arrive
+together into one encoder call pay?
+
+Run: .venv/bin/python -m bench.stage_budget   (writes bench/results/stage_budget.json)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.app import ChatRequest, create_app
+from copilot import db
+from copilot.agent import open_agent
+from copilot.compose import extractive_answer
+from copilot.conversations import Conversations
+from copilot.evaluate import load_dataset
+from copilot.retrieve import standalone_query, tokenize
+from copilot.settings import Settings
+from copilot.types import Turn
+from tests.live import serve
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results"
+
+
+def stats(times: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(times, n=100)
+    return {"p50_ms": round(cuts[49], 3), "p95_ms": round(cuts[94], 3)}
+
+
+def timed(fn: Callable[[str], Any], questions: list[str], rounds: int = 3) -> list[float]:
+    fn(questions[0])
+    out = []
+    for _ in range(rounds):
+        for q in questions:
+            start = time.perf_counter()
+            fn(q)
+            out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def main() -> None:
+    questions = [q.question for q in load_dataset(ROOT / "eval" / "flowbench" / "questions.jsonl")]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(kb_dir=ROOT / "kb_articles", data_dir=Path(tmp))
+        copilot = str(Path(sys.executable).parent / "copilot")
+        env = {**os.environ, "COPILOT_KB_DIR": str(settings.kb_dir), "COPILOT_DATA_DIR": tmp}
+        subprocess.run([copilot, "index"], env=env, check=True, capture_output=True)
+        agent, index = open_agent(settings)
+        retriever, embedder = agent.retriever, agent.retriever.embedder
+        vectors = {q: embedder.embed([q])[0] for q in questions}
+        history = [Turn("user", "it fails"), Turn("assistant", "What fails?")]
+        body = {q: json.dumps({"message": q, "context": {"page": "/app"}}) for q in questions}
+
+        class Cached:  # the encoder already ran: what is left of rank() is search and fusion
+            name = embedder.name
+
+            def embed(self, texts: list[str]) -> list[list[float]]:
+                return [vectors[t] for t in texts]
+
+        real = retriever.embedder
+        retriever.embedder = Cached()  # type: ignore[assignment]
+        rank_without_encode = timed(lambda q: retriever.rank(q), questions)
+        retriever.embedder = real
+        dense = timed(lambda q: retriever._dense(q, "customer"), questions)  # includes encode
+        encode = timed(lambda q: embedder.embed([q]), questions)
+        keyword = timed(lambda q: retriever._keyword(tokenize(q)), questions)
+        rankings = {q: retriever.rank(q) for q in questions}
+        stages = {
+            "parse": timed(lambda q: ChatRequest.model_validate_json(body[q]), questions),
+            "condense": timed(
+                lambda q: standalone_query(q, [(t.role, t.content) for t in history]), questions
+            ),
+            "encode": encode,
+            "dense_search": [max(d - e, 0.0) for d, e in zip(dense, encode, strict=True)],
+            "keyword_search": keyword,
+            "fusion": [],
+            "confidence": timed(lambda q: agent.model.confidence(rankings[q].signals), questions),
+            "compose": timed(
+                lambda q: (
+                    extractive_answer(
+                        rankings[q].hits[0], retriever.sections[rankings[q].hits[0].article_id]
+                    )
+                    if rankings[q].hits
+                    else None
+                ),
+                questions,
+            ),
+        }
+        search = statistics.median(stages["dense_search"]) + statistics.median(keyword)
+        stages["fusion"] = [max(r - search, 0.0) for r in rank_without_encode]
+        engine = db.connect(None, Path(tmp))
+        store = Conversations(engine, agent)
+        turn_in_process = timed(lambda q: store.chat(q), questions)
+        reply_only = timed(lambda q: agent.reply(q), questions)
+        stages["store"] = [
+            max(t - r, 0.0) for t, r in zip(turn_in_process, reply_only, strict=True)
+        ]
+        http_settings = Settings(
+            kb_dir=settings.kb_dir, data_dir=Path(tmp), rate_limit_per_minute=10**9
+        )
+        app = create_app(http_settings, agent=agent, engine=engine)
+        with serve(app) as base, httpx.Client(base_url=base) as http:
+            over_http = timed(lambda q: http.post("/v1/chat", content=body[q]), questions)
+        stages["http"] = [max(h - t, 0.0) for h, t in zip(over_http, turn_in_process, strict=True)]
+        batching = {}
+        for size in (1, 2, 4, 8):
+            batch = [questions[i : i + size] for i in range(0, 64, size)]
+            start = time.perf_counter()
+            for _ in range(3):
+                for b in batch:
+                    embedder.embed(b)
+            per_query = (time.perf_counter() - start) * 1000 / (3 * 64)
+            batching[f"batch_{size}"] = {"ms_per_query": round(per_query, 3)}
+        engine.dispose()
+        index.close()
+    result = {
+        "kb": "sample (46 articles)",
+        "encoder": embedder.name + (" (onnx)" if "Onnx" in type(embedder).__name__ else ""),
+        "questions": len(questions),
+        "stages": {name: stats(times) for name, times in stages.items()},
+        "turn_in_process": stats(turn_in_process),
+        "turn_over_http_one_client": stats(over_http),
+        "encoder_batching": batching,
+    }
+    print(f"{'stage':16s} {'p50 ms':>8s} {'p95 ms':>8s}")
+    for name, s in result["stages"].items():  # type: ignore[union-attr]
+        print(f"{name:16s} {s['p50_ms']:8.3f} {s['p95_ms']:8.3f}")
+    for name in ("turn_in_process", "turn_over_http_one_client"):
+        s = result[name]  # type: ignore[assignment]
+        print(f"{name:26s} p50 {s['p50_ms']:.2f} ms  p95 {s['p95_ms']:.2f} ms")
+    print("encoder batching (ms per query):", {k: v["ms_per_query"] for k, v in batching.items()})
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "stage_budget.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
