@@ -1,8 +1,9 @@
 """`copilot serve` as a customer sees it: cold start to ready, memory, and throughput over HTTP on
 loopback with concurrent customers. Every turn must be stored.
 
-Run: .venv/bin/python -m bench.serve_bench [CLIENTS] [TURNS] [WORKERS]
-(writes bench/results/serve-<workers>w.json)
+Run: .venv/bin/python -m bench.serve_bench [CLIENTS] [TURNS] [WORKERS] [GENERATED_ARTICLES]
+(writes bench/results/serve-<workers>w.json, or serve-<workers>w-gen<N>.json over a generated KB
+of N articles instead of the sample)
 """
 
 from __future__ import annotations
@@ -37,11 +38,16 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def main(clients: int = 8, turns: int = 800, workers: int = 1) -> None:
+def main(clients: int = 8, turns: int = 800, workers: int = 1, generated: int = 0) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        kb = ROOT / "kb_articles"
+        if generated:
+            from bench.generate import generate
+
+            kb = generate(Path(tmp) / "kb", generated)
         env = {
             **os.environ,
-            "COPILOT_KB_DIR": str(ROOT / "kb_articles"),
+            "COPILOT_KB_DIR": str(kb),
             "COPILOT_DATA_DIR": tmp,
             "COPILOT_RATE_LIMIT_PER_MINUTE": "1000000",
         }
@@ -98,6 +104,7 @@ def main(clients: int = 8, turns: int = 800, workers: int = 1) -> None:
         engine.dispose()
     cuts = statistics.quantiles(latencies, n=100)
     result = {
+        "kb": f"generated ({generated} articles)" if generated else "sample (46 articles)",
         "workers": workers,
         "clients": clients,
         "turns": turns,
@@ -112,8 +119,9 @@ def main(clients: int = 8, turns: int = 800, workers: int = 1) -> None:
     }
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"serve-{workers}w.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = f"serve-{workers}w" + (f"-gen{generated}" if generated else "")
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    main(*(int(a) for a in sys.argv[1:5]))

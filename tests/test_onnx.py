@@ -68,3 +68,24 @@ def test_ask_never_imports_torch_when_the_export_is_ready(exported: Path) -> Non
     reply, status = run.stdout.rsplit("\n{", 1)[0], json.loads("{" + run.stdout.rsplit("\n{", 1)[1])
     assert status == {"code": 0, "torch": False, "transformers": False}
     assert json.loads(reply)["type"] in ("answer", "clarify", "handoff")
+
+
+def test_serving_never_imports_torch_when_the_export_is_ready(exported: Path) -> None:
+    """The `copilot serve` path: the app factory, start-up (index, embedder warm-up), chat."""
+    code = (
+        "import json, sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from api.app import create_app\n"
+        "from copilot.settings import load_settings\n"
+        f"app = create_app(load_settings(data_dir={str(exported)!r}))\n"
+        "with TestClient(app) as client:\n"
+        "    ready = client.get('/readyz').status_code\n"
+        "    kind = client.post('/v1/chat', json={'message': 'my card was declined'}).json()['type']\n"
+        "print(json.dumps({'ready': ready, 'kind': kind, 'torch': 'torch' in sys.modules,"
+        " 'transformers': 'transformers' in sys.modules}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    status = json.loads(run.stdout.strip().splitlines()[-1])
+    assert status["ready"] == 200 and status["kind"] in ("answer", "clarify", "handoff")
+    assert (status["torch"], status["transformers"]) == (False, False)
