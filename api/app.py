@@ -290,12 +290,7 @@ def create_app(
         allow_headers=["Content-Type", "Authorization", "X-Conversation-Token"],
     )
 
-    @app.middleware("http")
-    async def request_metrics(request: Request, call_next: Any) -> Response:
-        with metrics.timer(request) as done:
-            response: Response = await call_next(request)
-            done(response.status_code)
-        return response
+    app.add_middleware(metrics.middleware)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

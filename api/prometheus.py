@@ -7,10 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
-from starlette.requests import Request
+from typing import Any
 
 from copilot.types import Reply
 
@@ -28,21 +25,37 @@ class Metrics:
         self.handoffs: Counter[str] = Counter()
         self.zero_results = 0
 
-    @contextmanager
-    def timer(self, request: Request) -> Iterator[Callable[[int], None]]:
-        start = time.perf_counter()
-        status = [500]
-        yield lambda code: status.__setitem__(0, code)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "(unmatched)")
-        seconds = time.perf_counter() - start
+    def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         with self._lock:
-            self.requests[(request.method, path, status[0])] += 1
+            self.requests[(method, path, status)] += 1
             self.sums[path] = self.sums.get(path, 0.0) + seconds
             self.counts[path] += 1
             for b in BUCKETS:
                 if seconds <= b:
                     self.buckets[(path, b)] += 1
+
+    def middleware(self, app: Any) -> Any:
+        """ASGI middleware timing every request by route (plain ASGI: a Starlette
+        BaseHTTPMiddleware costs a task and a stream per request)."""
+
+        async def timed(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            start, status = time.perf_counter(), [500]
+
+            async def sending(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    status[0] = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, sending)
+            finally:
+                path = getattr(scope.get("route"), "path", "(unmatched)")
+                self.observe(scope["method"], path, status[0], time.perf_counter() - start)
+
+        return timed
 
     def reply(self, reply: Reply) -> None:
         with self._lock:

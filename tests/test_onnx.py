@@ -80,7 +80,8 @@ def test_serving_never_imports_torch_when_the_export_is_ready(exported: Path) ->
         f"app = create_app(load_settings(data_dir={str(exported)!r}))\n"
         "with TestClient(app) as client:\n"
         "    ready = client.get('/readyz').status_code\n"
-        "    kind = client.post('/v1/chat', json={'message': 'my card was declined'}).json()['type']\n"
+        "    reply = client.post('/v1/chat', json={'message': 'my card was declined'})\n"
+        "    kind = reply.json()['type']\n"
         "print(json.dumps({'ready': ready, 'kind': kind, 'torch': 'torch' in sys.modules,"
         " 'transformers': 'transformers' in sys.modules}))\n"
     )
