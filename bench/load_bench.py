@@ -69,6 +69,8 @@ class Server:
                     return time.perf_counter() - start
             except httpx.HTTPError:
                 time.sleep(0.05)
+            if self.proc.poll() is not None or time.perf_counter() - start > 120:
+                raise RuntimeError(f"copilot serve did not become ready (exit {self.proc.poll()})")
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -250,3 +250,46 @@ def test_an_unreachable_postgres_is_a_clear_503(sample: Any, tmp_path: Path) -> 
             ready = httpx.get(f"{base}/readyz", timeout=60)
             assert ready.status_code == 503 and ready.json()["database"] is False
         engine.dispose()
+
+
+@pytest.mark.slow
+def test_sigkill_under_load_loses_no_replied_turn(sample: Any, tmp_path: Path) -> None:
+    """A short bench/load_bench.py --kill: customers mid-conversation, the server SIGKILLed and
+    started again; every reply a customer got is a stored turn."""
+    import asyncio
+    import os
+
+    from bench.load_bench import Server, Tally, load
+
+    data = tmp_path / "data"
+    shutil.copytree(sample[0].data_dir, data)
+    env = {
+        **os.environ,
+        "COPILOT_KB_DIR": str(sample[0].kb_dir),
+        "COPILOT_DATA_DIR": str(data),
+        "COPILOT_RATE_LIMIT_PER_MINUTE": "1000000",
+        "COPILOT_CONVERSATION_RATE_PER_MINUTE": "1000000",
+    }
+    server = Server(env, free_port())
+    server.start()
+    tally = Tally()
+    questions = ["my card was declined", "invoice pdf missing", "sso login loop", "hello"]
+
+    async def run() -> None:
+        async def kill_and_restart() -> None:
+            await asyncio.sleep(2)
+            server.kill()
+            await asyncio.to_thread(server.start)
+
+        await asyncio.gather(load(server.base, 4, 5.0, questions, tally), kill_and_restart())
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.stop()
+    assert tally.errors == {} and len(tally.replied) > 50
+    assert tally.refused_while_down > 0  # the kill landed while customers were sending
+    engine = db.connect(None, data)
+    stored = {t.id for t in stored_turns(engine)}
+    engine.dispose()
+    assert set(tally.replied) <= stored
