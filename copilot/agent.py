@@ -100,13 +100,19 @@ class Agent:
         def decide(kind: ReplyType, confidence: Confidence, hits: tuple[Hit, ...]) -> None:
             nonlocal decided
             decided = True
-            if on_decision is not None:
-                on_decision(kind, confidence, hits)
+            if on_decision is not None:  # titles reach the customer first: cleaned like replies
+                on_decision(
+                    kind,
+                    confidence,
+                    tuple(replace(h, title=self.links.clean(h.title)) for h in hits),
+                )
 
         reply = self._reply(question, history, audience, context, on_delta, decide)
         if not decided:
             decide(reply.type, reply.confidence, reply.hits)
-        return replace(reply, text=self.links.clean(reply.text))
+        clean = self.links.clean
+        citations = tuple(replace(c, title=clean(c.title)) for c in reply.citations)
+        return replace(reply, text=clean(reply.text), citations=citations)
 
     def _reply(
         self,
