@@ -686,7 +686,11 @@ def _draft(svc: Service, body: DraftRequest) -> dict[str, Any]:
     question = f"{body.subject}\n{body.body}".strip()
     history = [Turn(m.role, m.content) for m in body.messages]
     agent = svc.need_agent()
-    reply = agent.reply(question, history, "internal", body.context.customer())
+    try:
+        reply = agent.reply(question, history, "internal", body.context.customer())
+    except Exception as exc:  # e.g. the vector store went away: the agent can retry, say so
+        log.exception("drafting failed")
+        raise Unavailable(f"the assistant could not draft: {type(exc).__name__}") from exc
     checks = []
     text, citations = reply.text, reply.citations
     if reply.type != "answer" and reply.hits:

@@ -4,6 +4,7 @@ clear 503 with nothing half-written."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import socket
 import sqlite3
@@ -23,7 +24,7 @@ from copilot.agent import Agent
 from copilot.confidence import ConfidenceModel
 from copilot.grounding import Prompts
 from copilot.llm import OpenAIChat
-from copilot.settings import Settings
+from copilot.settings import ApiKey, Settings
 from tests.fake_openai import fake_openai_server
 from tests.live import serve
 from tests.pg import postgres_server, stop_postgres
@@ -179,7 +180,10 @@ def test_vector_store_dying_under_a_running_service(
             except httpx.HTTPError:
                 assert time.monotonic() < deadline, "chroma did not start"
                 time.sleep(0.3)
-        settings = Settings(kb_dir=sample[0].kb_dir, data_dir=tmp_path / "data", chroma_url=url)
+        key = ApiKey(name="ana", scope="agent", sha256=hashlib.sha256(b"agent-key").hexdigest())
+        settings = Settings(
+            kb_dir=sample[0].kb_dir, data_dir=tmp_path / "data", chroma_url=url, api_keys=[key]
+        )
         embedder = sample[2].embedder
         build_index(settings, embedder)
         agent, index = open_agent(settings, embedder=embedder)
@@ -192,6 +196,13 @@ def test_vector_store_dying_under_a_running_service(
             r = httpx.post(f"{base}/v1/chat", json={"message": QUESTION}, timeout=60)
             assert r.status_code == 200
             assert r.json()["handoff"]["reason"] == "unavailable"
+            draft = httpx.post(
+                f"{base}/v1/drafts",
+                json={"body": QUESTION},
+                headers={"Authorization": "Bearer agent-key"},
+                timeout=60,
+            )
+            assert draft.status_code == 503 and "could not draft" in draft.json()["error"]
         index.close()
         last = stored_turns(engine)[-1]
         assert last.reason == "unavailable" and last.fault.startswith("agent: ")
