@@ -132,11 +132,15 @@ class Service:
 
     settings: Settings
     engine: Engine
-    agent: Agent | None  # None while the index cannot be opened (conversations.problem: why)
     conversations: Conversations
     index: OpenIndex | None = None  # closed at shutdown when we opened it
     ready: bool = False
     reindexing: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def agent(self) -> Agent | None:
+        """None while the index cannot be opened (`conversations.problem` says why)."""
+        return self.conversations.agent
 
     def need_agent(self) -> Agent:
         if self.agent is None:
@@ -144,8 +148,7 @@ class Service:
         return self.agent
 
     def use(self, agent: Agent, index: OpenIndex | None) -> None:
-        old = self.index
-        self.agent, self.index = agent, index
+        old, self.index = self.index, index
         self.conversations.agent, self.conversations.problem = agent, ""
         if old is not None:
             old.close()
@@ -242,7 +245,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         the_engine = engine or db.connect(settings.database_url, settings.data_dir)
         store = Conversations(the_engine, None, settings.webhook_url)
-        service = Service(settings, the_engine, None, store)
+        service = Service(settings, the_engine, store)
         app.state.service = service
         reopening = None
         if agent is not None:

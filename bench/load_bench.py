@@ -18,11 +18,7 @@ import asyncio
 import json
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -30,6 +26,8 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+
+from bench.serving import Server, index
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -46,41 +44,6 @@ class Tally:
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
-
-
-class Server:
-    def __init__(self, env: dict[str, str], port: int) -> None:
-        self.env, self.port = env, port
-        self.base = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> float:
-        copilot = str(Path(sys.executable).parent / "copilot")
-        start = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [copilot, "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        while True:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return time.perf_counter() - start
-            except httpx.HTTPError:
-                time.sleep(0.05)
-            if self.proc.poll() is not None or time.perf_counter() - start > 120:
-                raise RuntimeError(f"copilot serve did not become ready (exit {self.proc.poll()})")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
 
 
 async def customer(
@@ -140,12 +103,8 @@ def main() -> None:
             "COPILOT_RATE_LIMIT_PER_MINUTE": "1000000",
             "COPILOT_CONVERSATION_RATE_PER_MINUTE": "1000000",
         }
-        copilot = str(Path(sys.executable).parent / "copilot")
-        subprocess.run([copilot, "index"], env=env, check=True, capture_output=True)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = Server(env, port)
+        index(env)
+        server = Server(env)
         cold_start = server.start()
         tally = Tally()
         restart: list[float] = []

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -21,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+
+from bench.serving import Server, index
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -51,26 +51,11 @@ def main(clients: int = 8, turns: int = 800, workers: int = 1, generated: int = 
             "COPILOT_DATA_DIR": tmp,
             "COPILOT_RATE_LIMIT_PER_MINUTE": "1000000",
         }
-        copilot = str(Path(sys.executable).parent / "copilot")
-        subprocess.run([copilot, "index"], env=env, check=True, capture_output=True)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
-        start = time.perf_counter()
-        server = subprocess.Popen(
-            [copilot, "serve", "--port", str(port), "--workers", str(workers)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
+        index(env)
+        server = Server(env, workers)
+        base = server.base
         try:
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
-            cold_start = time.perf_counter() - start
+            cold_start = server.start()
             latencies: list[float] = []
             errors = [0]
             lock = threading.Lock()
@@ -94,10 +79,10 @@ def main(clients: int = 8, turns: int = 800, workers: int = 1, generated: int = 
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - t0
-            rss = rss_mb(server.pid)
+            assert server.proc is not None
+            rss = rss_mb(server.proc.pid)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
         engine = sa.create_engine(f"sqlite:///{tmp}/copilot.db")
         with engine.connect() as conn:
             stored = conn.execute(sa.text("SELECT COUNT(*) FROM turns")).scalar_one()

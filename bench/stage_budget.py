@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 
 from api.app import ChatRequest, create_app
+from bench.serving import index
 from copilot import db
 from copilot.agent import open_agent
 from copilot.compose import extractive_answer
@@ -62,14 +62,13 @@ def main(generated: int = 0) -> None:
 
             kb = generate(Path(tmp) / "kb", generated)
         settings = Settings(kb_dir=kb, data_dir=Path(tmp) / "data")
-        copilot = str(Path(sys.executable).parent / "copilot")
         env = {
             **os.environ,
             "COPILOT_KB_DIR": str(settings.kb_dir),
             "COPILOT_DATA_DIR": str(settings.data_dir),
         }
-        subprocess.run([copilot, "index"], env=env, check=True, capture_output=True)
-        agent, index = open_agent(settings)
+        index(env)
+        agent, opened = open_agent(settings)
         retriever, embedder = agent.retriever, agent.retriever.embedder
         vectors = {q: embedder.embed([q])[0] for q in questions}
         history = [Turn("user", "it fails"), Turn("assistant", "What fails?")]
@@ -144,7 +143,7 @@ def main(generated: int = 0) -> None:
             per_query = (time.perf_counter() - start) * 1000 / (3 * 64)
             batching[f"batch_{size}"] = {"ms_per_query": round(per_query, 3)}
         engine.dispose()
-        index.close()
+        opened.close()
     result = {
         "kb": f"generated ({generated} articles)" if generated else "sample (46 articles)",
         "encoder": embedder.name + (" (onnx)" if "Onnx" in type(embedder).__name__ else ""),

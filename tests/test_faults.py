@@ -270,7 +270,8 @@ def test_sigkill_under_load_loses_no_replied_turn(sample: Any, tmp_path: Path) -
     import asyncio
     import os
 
-    from bench.load_bench import Server, Tally, load
+    from bench.load_bench import Tally, load
+    from bench.serving import Server
 
     data = tmp_path / "data"
     shutil.copytree(sample[0].data_dir, data)
@@ -281,7 +282,7 @@ def test_sigkill_under_load_loses_no_replied_turn(sample: Any, tmp_path: Path) -
         "COPILOT_RATE_LIMIT_PER_MINUTE": "1000000",
         "COPILOT_CONVERSATION_RATE_PER_MINUTE": "1000000",
     }
-    server = Server(env, free_port())
+    server = Server(env)
     server.start()
     tally = Tally()
     questions = ["my card was declined", "invoice pdf missing", "sso login loop", "hello"]
