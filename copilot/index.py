@@ -169,6 +169,11 @@ def _update(
     # One writer thread does all the store work, in order: open the draft (a folder copy and the
     # chromadb/llama-index imports, ~3 s) and then add each batch, while this thread chunks and
     # embeds. Measured: that hides the store's fixed cost behind the first batches' encoding.
+    # An empty batch loads the encoder's libraries (numpy, torch) before the writer imports the
+    # store's: two threads importing one package at once can meet its circular imports
+    # half-initialised (an ImportError from numpy seen in CI).
+    embedder.embed([])
+
     with ThreadPoolExecutor(max_workers=1) as writer:
         opened = writer.submit(_open_draft, store, base, report.removed + report.updated)
         try:

@@ -18,6 +18,7 @@ from copilot.embed import SentenceTransformerEmbedder, load_embedder, minilm_pat
 from copilot.errors import ConfigError
 from copilot.onnx_embed import OnnxEmbedder, export, onnx_dir
 from copilot.settings import Settings
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +91,31 @@ def test_serving_never_imports_torch_when_the_export_is_ready(exported: Path) ->
     status = json.loads(run.stdout.strip().splitlines()[-1])
     assert status["ready"] == 200 and status["kind"] in ("answer", "clarify", "handoff")
     assert (status["torch"], status["transformers"]) == (False, False)
+
+
+def test_the_encoder_loads_before_the_index_writer_starts(exported: Path, tmp_path: Path) -> None:
+    """The index writer thread imports chromadb, the encoder numpy: two threads importing numpy at
+    once can meet its circular imports half-initialised (an ImportError that once failed CI). So
+    numpy is loaded before the writer starts; checked in a fresh interpreter."""
+    data = tmp_path / "data"
+    shutil.copytree(onnx_dir(exported), onnx_dir(data))
+    code = f"""
+import sys, concurrent.futures, copilot.index as index
+from datetime import date
+from copilot.embed import load_embedder
+from copilot.settings import Settings
+s = Settings(kb_dir={str(ROOT / "kb_articles")!r}, data_dir={str(data)!r}, embed_backend="onnx")
+embedder = load_embedder(s)
+assert "numpy" not in sys.modules
+seen = []
+class Recording(concurrent.futures.ThreadPoolExecutor):
+    def __init__(self, *a, **kw):
+        seen.append("numpy" in sys.modules)
+        super().__init__(*a, **kw)
+index.ThreadPoolExecutor = Recording
+index.build_index(s, embedder, today=date(2026, 11, 24))
+print(seen)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[True]"
