@@ -11,7 +11,7 @@ instruction it reads (docs/reliability.md measures that):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from fnmatch import fnmatch
 from urllib.parse import urlsplit
 
@@ -86,26 +86,21 @@ class LinkPolicy:
 class Leaks:
     """Checks an LLM sentence for what it cannot have learned from its sources or the customer."""
 
-    def __init__(self, known: Iterable[str], system_prompt: str) -> None:
+    def __init__(self, known: Sequence[str], system_prompt: str) -> None:
         self.known = {m.group().lower() for text in known for m in IDENTIFIER.finditer(text)}
-        words = _words(system_prompt)
-        self.prompt = {tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
-        self.sourced: set[tuple[str, ...]] = set()
-        for text in known:
-            w = _words(text)
-            self.sourced |= {tuple(w[i : i + SHINGLE]) for i in range(len(w) - SHINGLE + 1)}
+        self.prompt = _shingles(system_prompt)
+        self.sourced = set().union(*map(_shingles, known))
 
     def why(self, sentence: str) -> str | None:
         for m in IDENTIFIER.finditer(sentence):
             if m.group().lower() not in self.known:
                 return f"an identifier in no source: {m.group()[:40]!r}"
-        words = _words(sentence)
-        for i in range(len(words) - SHINGLE + 1):
-            shingle = tuple(words[i : i + SHINGLE])
-            if shingle in self.prompt and shingle not in self.sourced:
-                return "repeats the system prompt"
+        if (_shingles(sentence) & self.prompt) - self.sourced:
+            return "repeats the system prompt"
         return None
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    """Every run of SHINGLE words in `text`, lower-cased."""
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
