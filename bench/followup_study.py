@@ -84,9 +84,8 @@ def study(data_dir: Path, name: str) -> dict[str, Any]:
             for b in (0.25, 0.5, 1.0)
         },
     }
-    out: dict[str, Any] = {"questions": len(questions), "follow_ups": 0}
     follow_ups = [q for q in questions if users(q)]
-    out["follow_ups"] = len(follow_ups)
+    out: dict[str, Any] = {"questions": len(questions), "follow_ups": len(follow_ups)}
     for label, variant in variants.items():
         rows = {"all": [0, 0], "follow_ups": [0, 0]}
         for q in questions:

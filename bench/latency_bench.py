@@ -8,13 +8,11 @@ Run: .venv/bin/python -m bench.latency_bench   (writes bench/results/latency.jso
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from bench.timing import percentiles, timed
 from copilot.agent import open_agent
 from copilot.embed import SentenceTransformerEmbedder, minilm_path
 from copilot.evaluate import Question, llama_index_baseline, load_dataset
@@ -27,20 +25,8 @@ RESULTS = Path(__file__).parent / "results"
 ROUNDS = 3
 
 
-def timed(fn: Callable[[Question], object], questions: list[Question]) -> list[float]:
-    fn(questions[0])  # warm-up: first-call allocations are not a customer's latency
-    times = []
-    for _ in range(ROUNDS):
-        for q in questions:
-            start = time.perf_counter()
-            fn(q)
-            times.append((time.perf_counter() - start) * 1000)
-    return times
-
-
 def summary(times: list[float]) -> dict[str, float]:
-    cuts = statistics.quantiles(times, n=100)
-    return {"p50_ms": round(cuts[49], 2), "p95_ms": round(cuts[94], 2), "n": len(times)}
+    return {**percentiles(times), "n": len(times)}
 
 
 def main() -> None:
@@ -56,9 +42,11 @@ def main() -> None:
                 history = [Turn("user" if r == "user" else "assistant", c) for r, c in q.history]
                 return agent.reply(q.question, history)
 
-            copilot = summary(timed(turn, questions))
-            encode = summary(timed(lambda q: embedder.embed([q.question]), questions))
-        plain = summary(timed(llama_index_baseline(settings.kb_dir, minilm_path()), questions))
+            copilot = summary(timed(turn, questions, ROUNDS))
+            encode = summary(timed(lambda q: embedder.embed([q.question]), questions, ROUNDS))
+        plain = summary(
+            timed(llama_index_baseline(settings.kb_dir, minilm_path()), questions, ROUNDS)
+        )
     result = {
         "questions": len(questions),
         "rounds": ROUNDS,

@@ -8,13 +8,11 @@ Run: .venv/bin/python -m bench.onnx_bench   (writes bench/results/onnx.json)
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from bench.timing import percentiles, timed
 from copilot.agent import Agent
 from copilot.calibrate import ensure_calibrated
 from copilot.embed import Embedder, SentenceTransformerEmbedder, minilm_path
@@ -27,18 +25,6 @@ from copilot.store import open_current
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
-
-
-def percentiles(fn: Callable[[str], object], texts: list[str], rounds: int = 3) -> dict[str, float]:
-    fn(texts[0])
-    times = []
-    for _ in range(rounds):
-        for t in texts:
-            start = time.perf_counter()
-            fn(t)
-            times.append((time.perf_counter() - start) * 1000)
-    cuts = statistics.quantiles(times, n=100)
-    return {"p50_ms": round(cuts[49], 2), "p95_ms": round(cuts[94], 2)}
 
 
 def main() -> None:
@@ -68,9 +54,11 @@ def main() -> None:
                 result[name] = {
                     **{
                         f"encode_{k}": v
-                        for k, v in percentiles(lambda t, e=embedder: e.embed([t]), texts).items()
+                        for k, v in percentiles(
+                            timed(lambda t, e=embedder: e.embed([t]), texts)
+                        ).items()
                     },
-                    **{f"turn_{k}": v for k, v in percentiles(agent.reply, texts).items()},
+                    **{f"turn_{k}": v for k, v in percentiles(timed(agent.reply, texts)).items()},
                     "hit_at_1": round(rank_metrics(questions, rankings)["hit_at_1"], 4),
                 }
                 print(name, result[name], flush=True)

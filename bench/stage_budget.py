@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from api.app import ChatRequest, create_app
 from bench.serving import index
+from bench.timing import percentiles, timed
 from copilot import db
 from copilot.agent import open_agent
 from copilot.compose import extractive_answer
@@ -38,19 +36,7 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def stats(times: list[float]) -> dict[str, float]:
-    cuts = statistics.quantiles(times, n=100)
-    return {"p50_ms": round(cuts[49], 3), "p95_ms": round(cuts[94], 3)}
-
-
-def timed(fn: Callable[[str], Any], questions: list[str], rounds: int = 3) -> list[float]:
-    fn(questions[0])
-    out = []
-    for _ in range(rounds):
-        for q in questions:
-            start = time.perf_counter()
-            fn(q)
-            out.append((time.perf_counter() - start) * 1000)
-    return out
+    return percentiles(times, digits=3)
 
 
 def main(generated: int = 0) -> None:
