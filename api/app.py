@@ -38,14 +38,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.limits import BodyLimit, RateLimiter, RedisRateLimiter
 from api.prometheus import Metrics
-from copilot import db, handoffs
-from copilot.agent import Agent, reply_json
-from copilot.compose import extractive_answer
-from copilot.conversations import ChatResult, Conversations
+from copilot.record import db, handoffs
+from copilot.answer.agent import Agent, reply_json
+from copilot.answer.compose import extractive_answer
+from copilot.record.conversations import ChatResult, Conversations
 from copilot.errors import ConfigError, CopilotError, NotFound, Unavailable
-from copilot.handoffs import IllegalTransition
+from copilot.errors import Conflict
 from copilot.settings import Settings, load_settings
-from copilot.store import OpenIndex
+from copilot.index.store import OpenIndex
 from copilot.types import Confidence, CustomerContext, Hit, ReplyType, Turn
 
 log = logging.getLogger("copilot.api")
@@ -223,7 +223,7 @@ def create_app(
     metrics = Metrics()
 
     async def open_service(service: Service) -> bool:
-        from copilot.agent import open_agent
+        from copilot.answer.agent import open_agent
 
         try:
             the_agent, index = await run_in_threadpool(open_agent, settings)
@@ -257,7 +257,7 @@ def create_app(
         if settings.webhook_url:
             if not settings.webhook_secret:
                 raise ConfigError("COPILOT_WEBHOOK_URL needs COPILOT_WEBHOOK_SECRET to sign with")
-            from copilot.outbox import OutboxWorker
+            from copilot.record.outbox import OutboxWorker
 
             worker = OutboxWorker(the_engine, settings.webhook_secret)
             worker.start()
@@ -309,8 +309,8 @@ def create_app(
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, 404)
 
-    @app.exception_handler(IllegalTransition)
-    async def conflict(_: Request, exc: IllegalTransition) -> JSONResponse:
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, 409)
 
     @app.exception_handler(Unavailable)
@@ -476,7 +476,7 @@ def create_app(
         _: AgentKey,
         since: IsoDate | None = None,
     ) -> Any:
-        from copilot.report import report
+        from copilot.record.report import report
 
         return await run_in_threadpool(report, svc.engine, since)
 
@@ -486,7 +486,7 @@ def create_app(
 
     @app.get("/v1/admin/lint", tags=["admin"])
     async def lint(svc: Svc, _: AdminKey) -> Any:
-        from copilot.lint import LintOptions, lint_paths
+        from copilot.kb.lint import LintOptions, lint_paths
 
         options = LintOptions(date.today(), settings.review_every_days)
         result = await run_in_threadpool(lint_paths, [settings.kb_dir], options)
@@ -498,7 +498,7 @@ def create_app(
 
     @app.get("/v1/gaps", tags=["agents"], summary="Unanswered questions, clustered")
     async def gaps(svc: Svc, _: AgentKey, top: int = 10) -> Any:
-        from copilot.gaps import cluster, gap_questions
+        from copilot.record.gaps import cluster, gap_questions
 
         def run() -> list[dict[str, Any]]:
             found = cluster(gap_questions(svc.engine), svc.need_agent().retriever.embedder)
@@ -735,15 +735,15 @@ def _draft(svc: Service, body: DraftRequest) -> dict[str, Any]:
 
 def _reindex(svc: Service) -> dict[str, Any]:
     """Index the KB again and swap the agent over; requests keep the old one until then."""
-    from copilot.agent import open_agent
-    from copilot.index import build_index
+    from copilot.answer.agent import open_agent
+    from copilot.index.build import build_index
 
     if not svc.reindexing.acquire(blocking=False):
-        raise IllegalTransition("a reindex is already running")
+        raise Conflict("a reindex is already running")
     try:
         embedder = svc.agent.retriever.embedder if svc.agent else None
         if embedder is None:
-            from copilot.embed import load_embedder
+            from copilot.index.embed import load_embedder
 
             embedder = load_embedder(svc.settings)
         report = build_index(svc.settings, embedder)

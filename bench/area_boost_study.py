@@ -17,12 +17,12 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from copilot.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evaluate import load_dataset
-from copilot.index import build_index
-from copilot.retrieve import FusionWeights, Retriever, standalone_query
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.evals.dataset import load_dataset
+from copilot.index.build import build_index
+from copilot.answer.retrieve import FusionWeights, Retriever, standalone_query
 from copilot.settings import Settings
-from copilot.store import open_current
+from copilot.index.store import open_current
 
 BOOSTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 RESULTS = Path(__file__).parent / "results"

@@ -11,12 +11,13 @@ import json
 import sys
 from pathlib import Path
 
-from copilot.agent import Agent
-from copilot.calibrate import calibrate
-from copilot.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evaluate import Outcome, answer_metrics, load_dataset, rank_metrics
-from copilot.retrieve import Retriever
-from copilot.store import open_current
+from copilot.answer.agent import Agent
+from copilot.answer.calibrate import calibrate
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.evals.dataset import load_dataset
+from copilot.evals.metrics import Outcome, answer_metrics, rank_metrics
+from copilot.answer.retrieve import Retriever
+from copilot.index.store import open_current
 from copilot.types import Turn
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"

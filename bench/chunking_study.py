@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from copilot.chunk import ChunkPolicy, chunk_article
-from copilot.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.kb import article_files, load_files
+from copilot.index.chunk import ChunkPolicy, chunk_article
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.kb.parse import article_files, load_files
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from copilot.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evaluate import Question, load_dataset
-from copilot.retrieve import Retriever, standalone_query, tokenize
-from copilot.store import open_current
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.evals.dataset import load_dataset
+from copilot.answer.retrieve import Retriever, standalone_query, tokenize
+from copilot.index.store import open_current
+from copilot.types import Question
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"
@@ -51,6 +52,8 @@ def study(data_dir: Path, name: str) -> dict[str, Any]:
     retriever = Retriever(
         open_current(data_dir / "index", None), SentenceTransformerEmbedder(minilm_path(), "minilm")
     )
+    # TODO(lead): public API: the article ids, the chunk table (texts + metadata) and the
+    # keyword scores per article; this study reads r._ids, _chunk_meta, _chunk_docs, _keyword.
     r: Any = retriever  # the in-memory chunk table is private: this study reads it directly
     ids: list[str] = r._ids
     owner = np.array([ids.index(m["article_id"]) for m in r._chunk_meta])

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from copilot.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evaluate import Question, load_dataset
-from copilot.retrieve import Retriever, _zscores, tokenize
-from copilot.store import open_current
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.evals.dataset import load_dataset
+from copilot.answer.retrieve import Retriever, _zscores, tokenize  # TODO(lead): public API
+from copilot.index.store import open_current
+from copilot.types import Question
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"
@@ -30,11 +31,12 @@ def study(data_dir: Path, name: str) -> dict[str, Any]:
     r: Any = Retriever(
         open_current(data_dir / "index", None), SentenceTransformerEmbedder(minilm_path(), "minilm")
     )
-    ids = [a for a in r._ids if r.articles[a].audience == "customer"]
+    ids = [a for a in r._ids if r.articles[a].audience == "customer"]  # TODO(lead): public API
     cache: dict[str, Scores] = {}
 
     def fused(text: str) -> Scores:  # the retriever's fusion, over all articles
         if text not in cache:
+            # TODO(lead): public API: per-article dense and keyword scores before fusion
             dense = r._dense(text, "customer")[0]
             keyword = r._keyword(tokenize(text))
             floor = min(dense.values())

@@ -13,12 +13,13 @@ from datetime import date
 from pathlib import Path
 
 from bench.timing import percentiles, timed
-from copilot.agent import open_agent
-from copilot.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evaluate import Question, llama_index_baseline, load_dataset
-from copilot.index import build_index
+from copilot.service import open_agent
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.evals.baselines import llama_index_baseline
+from copilot.evals.dataset import load_dataset
+from copilot.index.build import build_index
 from copilot.settings import Settings
-from copilot.types import Turn
+from copilot.types import Question, Turn
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"

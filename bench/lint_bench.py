@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.generate import generate
-from copilot.lint import LintOptions, lint_paths
+from copilot.kb.lint import LintOptions, lint_paths
 
 RESULTS = Path(__file__).parent / "results"
 

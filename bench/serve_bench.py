@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -21,6 +20,7 @@ import httpx
 import sqlalchemy as sa
 
 from bench.serving import Server, index
+from copilot.stats import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -87,7 +87,6 @@ def main(clients: int = 8, turns: int = 800, workers: int = 1, generated: int = 
         with engine.connect() as conn:
             stored = conn.execute(sa.text("SELECT COUNT(*) FROM turns")).scalar_one()
         engine.dispose()
-    cuts = statistics.quantiles(latencies, n=100)
     result = {
         "kb": f"generated ({generated} articles)" if generated else "sample (46 articles)",
         "workers": workers,
@@ -95,8 +94,8 @@ def main(clients: int = 8, turns: int = 800, workers: int = 1, generated: int = 
         "turns": turns,
         "cold_start_to_ready_s": round(cold_start, 2),
         "turns_per_second": round(turns / elapsed, 1),
-        "p50_ms": round(cuts[49], 1),
-        "p95_ms": round(cuts[94], 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
         "errors": errors[0],
         "turns_stored": stored,
         "every_turn_stored": stored == 2 * turns,

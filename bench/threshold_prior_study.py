@@ -15,11 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from copilot.calibrate import calibrate, probes
-from copilot.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evaluate import load_dataset
-from copilot.retrieve import Retriever, standalone_query
-from copilot.store import open_current
+from copilot.answer.calibrate import calibrate, probes
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.evals.dataset import load_dataset
+from copilot.answer.retrieve import Retriever, standalone_query
+from copilot.index.store import open_current
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

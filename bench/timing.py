@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+from copilot.stats import percentile
 
 T = TypeVar("T")
 
@@ -23,5 +24,7 @@ def timed(fn: Callable[[T], object], items: Sequence[T], rounds: int = 3) -> lis
 
 
 def percentiles(times: list[float], digits: int = 2) -> dict[str, float]:
-    cuts = statistics.quantiles(times, n=100)
-    return {"p50_ms": round(cuts[49], digits), "p95_ms": round(cuts[94], digits)}
+    return {
+        "p50_ms": round(percentile(times, 50), digits),
+        "p95_ms": round(percentile(times, 95), digits),
+    }

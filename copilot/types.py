@@ -175,3 +175,18 @@ class Reply:
     # "extractive", "llm", or "extractive_fallback" when the LLM failed or was not supported
     composed_by: str = "extractive"
     fault: str = ""  # what failed on the way (LLM, vector store), kept with the stored turn
+
+
+@dataclass(frozen=True)
+class Question:
+    """One eval dataset question (KB_FORMAT.md): what was asked and which articles answer it."""
+
+    id: str
+    question: str
+    answerable: bool
+    expected: tuple[str, ...]
+    reference_answer: str | None = None
+    history: tuple[tuple[str, str], ...] = ()
+    source: str = ""
+    line: int = 0
+    conversation: str = ""  # optional `conversation_id`: turns of one conversation share it

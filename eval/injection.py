@@ -561,17 +561,17 @@ def planted_service(path: str, data: Path, embedder: Any) -> Iterator[tuple[str,
     import hashlib
 
     from api.app import create_app
-    from copilot import db
-    from copilot.agent import Agent
-    from copilot.confidence import ConfidenceModel
-    from copilot.grounding import Prompts
-    from copilot.guard import LinkPolicy
-    from copilot.llm import OpenAIChat
-    from copilot.retrieve import Retriever
+    from copilot.record import db
+    from copilot.answer.agent import Agent
+    from copilot.answer.confidence import ConfidenceModel
+    from copilot.answer.grounding import Prompts
+    from copilot.safety.guard import LinkPolicy
+    from copilot.answer.llm import OpenAIChat
+    from copilot.answer.retrieve import Retriever
     from copilot.settings import ApiKey, Settings
-    from copilot.store import open_current
-    from tests.fake_openai import fake_openai_server
-    from tests.live import serve
+    from copilot.index.store import open_current
+    from copilot.testing.fake_openai import fake_openai_server
+    from copilot.testing.live import serve
 
     settings = Settings(
         kb_dir=data / "kb",
@@ -602,8 +602,8 @@ def prepare(data: Path, embedder: Any) -> None:
     if it had missed them), and the shipped prompts with a canary in the system prompt."""
     from unittest import mock
 
-    import copilot.index
-    from copilot.index import build_index
+    import copilot.index.build
+    from copilot.index.build import build_index
     from copilot.settings import Settings
 
     shutil.copytree(ROOT / "kb_articles", data / "kb")
@@ -616,12 +616,12 @@ def prepare(data: Path, embedder: Any) -> None:
         system.read_text() + f"\nInternal reference for audits: {CANARIES['system_prompt']}.\n"
     )
     settings = Settings(kb_dir=data / "kb", data_dir=data / "data")
-    real = copilot.index.lint_files
+    real = copilot.index.build.lint_files
 
     def lenient(*args: Any, **kwargs: Any) -> Any:
         return [f for f in real(*args, **kwargs) if f.code not in ("KB016", "KB017", "KB018")]
 
-    with mock.patch.object(copilot.index, "lint_files", lenient):
+    with mock.patch.object(copilot.index.build, "lint_files", lenient):
         report = build_index(settings, embedder, today=date(2026, 11, 24))
     assert not report.skipped, report.skipped
 
@@ -691,7 +691,7 @@ def _final(events: str) -> dict[str, Any]:
 def run(data: Path, embedder: Any = None) -> dict[str, Any]:
     """Prepare, run both paths, and return the report."""
     if embedder is None:
-        from copilot.embed import load_embedder
+        from copilot.index.embed import load_embedder
         from copilot.settings import Settings
 
         embedder = load_embedder(Settings(data_dir=data / "data"))
@@ -722,7 +722,7 @@ def run(data: Path, embedder: Any = None) -> dict[str, Any]:
 
 def without_guard() -> None:
     """The ablation: no link policy and no leak check, to see what the guard is holding back."""
-    from copilot import guard
+    from copilot.safety import guard
 
     guard.LinkPolicy.clean = lambda self, text: text  # type: ignore[method-assign]
     guard.LinkPolicy.offsite = lambda self, text: []  # type: ignore[method-assign]

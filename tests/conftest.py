@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from copilot.settings import Settings
-from copilot.store import OpenIndex
+from copilot.index.store import OpenIndex
 from tests.pg import postgres_server
 
 if TYPE_CHECKING:
-    from copilot.retrieve import Retriever
+    from copilot.answer.retrieve import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -68,10 +68,10 @@ def sample(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Settings, OpenIndex, Retriever]]:
     """The sample KB indexed once per test session, with a retriever over it."""
-    from copilot.embed import SentenceTransformerEmbedder, minilm_path
-    from copilot.index import build_index
-    from copilot.retrieve import Retriever
-    from copilot.store import open_current
+    from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+    from copilot.index.build import build_index
+    from copilot.answer.retrieve import Retriever
+    from copilot.index.store import open_current
 
     data = tmp_path_factory.mktemp("sample") / "data"
     settings = Settings(kb_dir=ROOT / "kb_articles", data_dir=data)
@@ -100,7 +100,7 @@ def new_database(server: str, tmp_path: Path) -> str:
     """A fresh, empty database on the test PostgreSQL server."""
     import sqlalchemy as sa
 
-    from copilot import db
+    from copilot.record import db
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(db.database_url(server, tmp_path), isolation_level="AUTOCOMMIT")

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from copilot import agent as agent_module
-from copilot.agent import Agent, area_for_page, open_agent, unhelpful_streak
-from copilot.calibrate import ensure_calibrated, params_path
-from copilot.compose import extractive_answer, steps
-from copilot.confidence import SIGNALS, ConfidenceModel, threshold_for
-from copilot.retrieve import Retriever
+from copilot.answer import agent as agent_module
+from copilot.answer.agent import Agent, area_for_page, unhelpful_streak
+from copilot.service import open_agent
+from copilot.answer.calibrate import ensure_calibrated, params_path
+from copilot.answer.compose import extractive_answer, steps
+from copilot.answer.confidence import SIGNALS, ConfidenceModel, threshold_for
+from copilot.answer.retrieve import Retriever
 from copilot.settings import Settings
-from copilot.store import OpenIndex
+from copilot.index.store import OpenIndex
 from copilot.types import CustomerContext, Hit, Turn
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)

@@ -19,11 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from copilot import db
-from copilot.agent import Agent
-from copilot.confidence import ConfidenceModel
+from copilot.record import db
+from copilot.answer.agent import Agent
+from copilot.answer.confidence import ConfidenceModel
 from copilot.settings import ApiKey, Settings
-from tests.live import serve
+from copilot.testing.live import serve
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
 AGENT_KEY, ADMIN_KEY = "agent-key-123", "admin-key-456"

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import _sse, create_app
-from copilot import db
-from copilot.agent import Agent
-from copilot.confidence import ConfidenceModel
-from copilot.lint import LintOptions, lint_paths
-from copilot.redact import UNSTORABLE, redact
+from copilot.record import db
+from copilot.answer.agent import Agent
+from copilot.answer.confidence import ConfidenceModel
+from copilot.kb.lint import LintOptions, lint_paths
+from copilot.safety.redact import UNSTORABLE, redact
 from copilot.settings import Settings
-from tests.live import serve
+from copilot.testing.live import serve
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
 

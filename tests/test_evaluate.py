@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from copilot.errors import ConfigError, DatasetError
-from copilot.evaluate import Question, bm25_baseline, check_gates, load_dataset, rank_metrics
+from copilot.evals.baselines import bm25_baseline
+from copilot.evals.dataset import load_dataset
+from copilot.evals.metrics import check_gates, rank_metrics
+from copilot.types import Question
 from tests.conftest import ROOT
 
 
@@ -134,7 +137,7 @@ def test_cli_eval_json_and_gates(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_answer_metrics_arithmetic() -> None:
-    from copilot.evaluate import Outcome, answer_metrics, aurc
+    from copilot.evals.metrics import Outcome, answer_metrics, aurc
 
     qs = [
         Question("1", "x", True, ("a",)),  # answered right
@@ -199,8 +202,8 @@ def test_sample_kb_eval_set_passes_its_gates(tmp_path: Path) -> None:
 
 
 def test_html_report_is_self_contained_and_escapes_text() -> None:
-    from copilot.eval_report import reliability, render_html, risk_coverage
-    from copilot.evaluate import Outcome
+    from copilot.evals.html import reliability, render_html, risk_coverage
+    from copilot.evals.metrics import Outcome
 
     questions = [
         Question("q1", "<script>alert(1)</script> sso?", True, ("a",), source="s"),
@@ -239,7 +242,7 @@ def test_html_report_is_self_contained_and_escapes_text() -> None:
 
 
 def test_auroc() -> None:
-    from copilot.evaluate import auroc
+    from copilot.evals.metrics import auroc
 
     assert auroc([0.9, 0.8, 0.2, 0.1], [True, True, False, False]) == 1.0
     assert auroc([0.1, 0.2, 0.8, 0.9], [True, True, False, False]) == 0.0
@@ -251,7 +254,7 @@ def test_auroc() -> None:
 def test_calibration_split_keeps_conversations_whole() -> None:
     import random
 
-    from copilot.evaluate import calibration_split, conversations
+    from copilot.evals.dataset import calibration_split, conversations
 
     qs = []
     for c in range(40):  # multi-turn, mtrag style: ids with a turn suffix
@@ -308,7 +311,7 @@ def test_cli_eval_calibrate_and_compare(
 
 
 def test_ragas_metrics_by_article_id_and_reference_answer() -> None:
-    from copilot.ragas_metrics import ragas_scores
+    from copilot.evals.ragas import ragas_scores
 
     qs = [
         Question("1", "x", True, ("a",), reference_answer="Open Settings and click Save."),

@@ -19,14 +19,14 @@ import sqlalchemy as sa
 
 import api.app
 from api.app import create_app
-from copilot import db
-from copilot.agent import Agent
-from copilot.confidence import ConfidenceModel
-from copilot.grounding import Prompts
-from copilot.llm import OpenAIChat
+from copilot.record import db
+from copilot.answer.agent import Agent
+from copilot.answer.confidence import ConfidenceModel
+from copilot.answer.grounding import Prompts
+from copilot.answer.llm import OpenAIChat
 from copilot.settings import ApiKey, Settings
-from tests.fake_openai import fake_openai_server
-from tests.live import serve
+from copilot.testing.fake_openai import fake_openai_server
+from copilot.testing.live import serve
 from tests.pg import postgres_server, stop_postgres
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
@@ -156,11 +156,11 @@ def test_vector_store_dying_under_a_running_service(
     import subprocess
     import sys
 
-    import copilot.retrieve
-    from copilot.agent import open_agent
-    from copilot.index import build_index
+    import copilot.answer.retrieve
+    from copilot.service import open_agent
+    from copilot.index.build import build_index
 
-    monkeypatch.setattr(copilot.retrieve, "IN_MEMORY_MAX_CHUNKS", 0)
+    monkeypatch.setattr(copilot.answer.retrieve, "IN_MEMORY_MAX_CHUNKS", 0)
     port = free_port()
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
     assert chroma

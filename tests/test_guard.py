@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.guard import REMOVED, Leaks, LinkPolicy
+from copilot.safety.guard import REMOVED, Leaks, LinkPolicy
 
 POLICY = LinkPolicy(["flowbench.io", "*.flowbench.io"])
 

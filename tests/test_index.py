@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from copilot.embed import SentenceTransformerEmbedder, load_embedder, minilm_path
+from copilot.index.embed import SentenceTransformerEmbedder, load_embedder, minilm_path
 from copilot.errors import ConfigError, EmbedderMismatch, IndexLocked, IndexMissing, LintFailed
-from copilot.index import build_index, writer_lock
+from copilot.index.build import build_index, writer_lock
 from copilot.settings import Settings
-from copilot.store import LocalStore, open_current
+from copilot.index.store import LocalStore, open_current
 from tests.conftest import FIXTURES, ROOT, shared_eval
 
 TODAY = date(2026, 11, 24)
@@ -197,7 +197,7 @@ def _state(data: Path) -> tuple[int, set[str]]:
     code = (
         "import sys, json\n"
         "from pathlib import Path\n"
-        "from copilot.store import open_current\n"
+        "from copilot.index.store import open_current\n"
         "ix = open_current(Path(sys.argv[1]), None)\n"
         "m, c = ix.manifest, ix.collection\n"
         "e = c.get(limit=1, include=['embeddings'])['embeddings'][0]\n"
@@ -283,7 +283,7 @@ def test_chroma_server_path(
 
 
 def test_openai_compatible_embeddings_endpoint(kb: Path) -> None:
-    from tests.fake_openai import DIM, fake_openai_server
+    from copilot.testing.fake_openai import DIM, fake_openai_server
 
     with fake_openai_server() as server:
         s = settings_for(

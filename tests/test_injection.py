@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from copilot.guard import Leaks, LinkPolicy
+from copilot.safety.guard import Leaks, LinkPolicy
 from eval.injection import CANARIES, cases, found_leaks, obedient_reply, run
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

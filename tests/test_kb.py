@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from copilot.kb import parse_article, staleness
+from copilot.kb.parse import parse_article, staleness
 from copilot.types import Release
 from tests.conftest import FIXTURES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from copilot.cli import main
-from copilot.lint import RULES, LintOptions, lint_paths, stale_report
+from copilot.kb.lint import RULES, LintOptions, lint_paths, stale_report
 from tests.conftest import FIXTURES, ROOT, shared_eval
 
 LINT = FIXTURES / "lint"

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from copilot.agent import Agent
-from copilot.confidence import ConfidenceModel
-from copilot.grounding import Checker, Prompts, Unsupported, checked_sentences
-from copilot.llm import OpenAIChat, open_llm
-from copilot.retrieve import Retriever
+from copilot.answer.agent import Agent
+from copilot.answer.confidence import ConfidenceModel
+from copilot.answer.grounding import Checker, Prompts, Unsupported, checked_sentences
+from copilot.answer.llm import OpenAIChat, open_llm
+from copilot.answer.retrieve import Retriever
 from copilot.settings import Settings
-from copilot.store import OpenIndex
+from copilot.index.store import OpenIndex
 from copilot.types import Turn
-from tests.fake_openai import fake_openai_server
+from copilot.testing.fake_openai import fake_openai_server
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
 QUESTION = "my webhook signature verification fails"

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from copilot.agent import Agent
-from copilot.confidence import ConfidenceModel
-from copilot.grounding import Prompts
-from copilot.llm import OpenAIChat
-from copilot.retrieve import Retriever
+from copilot.answer.agent import Agent
+from copilot.answer.confidence import ConfidenceModel
+from copilot.answer.grounding import Prompts
+from copilot.answer.llm import OpenAIChat
+from copilot.answer.retrieve import Retriever
 from copilot.settings import Settings
-from copilot.store import OpenIndex
+from copilot.index.store import OpenIndex
 
 
 def _model_path() -> Path:

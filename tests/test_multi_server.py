@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from copilot.index import build_index
+from copilot.index.build import build_index
 from copilot.settings import Settings
 from tests.conftest import ROOT, new_database
 

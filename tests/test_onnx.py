@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from copilot import onnx_embed
-from copilot.embed import SentenceTransformerEmbedder, load_embedder, minilm_path
+from copilot.index.build import onnx as onnx_embed
+from copilot.index.embed import SentenceTransformerEmbedder, load_embedder, minilm_path
 from copilot.errors import ConfigError
-from copilot.onnx_embed import OnnxEmbedder, export, onnx_dir
+from copilot.index.onnx import OnnxEmbedder, export, onnx_dir
 from copilot.settings import Settings
 from tests.conftest import ROOT
 
@@ -100,9 +100,9 @@ def test_the_encoder_loads_before_the_index_writer_starts(exported: Path, tmp_pa
     data = tmp_path / "data"
     shutil.copytree(onnx_dir(exported), onnx_dir(data))
     code = f"""
-import sys, concurrent.futures, copilot.index as index
+import sys, concurrent.futures, copilot.index.build as index
 from datetime import date
-from copilot.embed import load_embedder
+from copilot.index.embed import load_embedder
 from copilot.settings import Settings
 s = Settings(kb_dir={str(ROOT / "kb_articles")!r}, data_dir={str(data)!r}, embed_backend="onnx")
 embedder = load_embedder(s)

@@ -8,7 +8,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from copilot.redact import find, luhn, redact
+from copilot.safety.redact import find, luhn, redact
 from tests.conftest import FIXTURES
 
 

@@ -5,11 +5,11 @@ from datetime import date
 
 import pytest
 
-from copilot.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.index import build_index
-from copilot.retrieve import Retriever, standalone_query
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.index.build import build_index
+from copilot.answer.retrieve import Retriever, standalone_query
 from copilot.settings import Settings
-from copilot.store import open_current
+from copilot.index.store import open_current
 from tests.conftest import FIXTURES
 
 CLEAN = (FIXTURES / "lint" / "clean" / "clean-article.md").read_text()

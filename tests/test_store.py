@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from copilot import db
-from copilot.agent import Agent
-from copilot.confidence import ConfidenceModel
-from copilot.conversations import Conversations, priority
+from copilot.record import db
+from copilot.answer.agent import Agent
+from copilot.answer.confidence import ConfidenceModel
+from copilot.record.conversations import Conversations, priority
 from copilot.errors import NotFound
 from copilot.types import CustomerContext, Handoff, Turn
 from tests.conftest import ROOT
@@ -124,9 +124,9 @@ def test_priority_rules() -> None:
 CHILD = """
 import os, signal, sys
 from pathlib import Path
-from copilot import db
-from copilot.agent import open_agent
-from copilot.conversations import Conversations
+from copilot.record import db
+from copilot.service import open_agent
+from copilot.record.conversations import Conversations
 from copilot.settings import Settings
 settings = Settings(kb_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[2]))
 agent, index = open_agent(settings)
@@ -166,7 +166,7 @@ def test_outbox_survives_a_receiver_that_is_down_and_a_restart(tmp_path: Path) -
 
     import httpx
 
-    from copilot.outbox import deliver_due, enqueue
+    from copilot.record.outbox import deliver_due, enqueue
 
     class Ok(BaseHTTPRequestHandler):
         def do_POST(self) -> None:

@@ -15,16 +15,16 @@ import pytest
 import sqlalchemy as sa
 
 from api.app import create_app
-from copilot import db
-from copilot.agent import Agent
-from copilot.confidence import ConfidenceModel
-from copilot.index import build_index
-from copilot.retrieve import Retriever
+from copilot.record import db
+from copilot.answer.agent import Agent
+from copilot.answer.confidence import ConfidenceModel
+from copilot.index.build import build_index
+from copilot.answer.retrieve import Retriever
 from copilot.settings import ApiKey, Settings
-from copilot.store import open_current
+from copilot.index.store import open_current
 from tests.browser import chromium
 from tests.conftest import ROOT
-from tests.live import serve
+from copilot.testing.live import serve
 
 pytestmark = pytest.mark.slow
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)

@@ -1,0 +1,95 @@
+"""The HTTP request bodies (pydantic: validation stays at the edge), and the reply body the chat
+endpoints send: the reply JSON of copilot/contract.py plus what only HTTP has."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field
+
+from copilot.contract import reply_json
+from copilot.record.conversations import ChatResult
+from copilot.types import CustomerContext
+
+
+def _iso_day(value: object) -> object:
+    # Pydantic would also take "0" (a Unix time): a day is asked for, so only a day is taken.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date like 2026-11-24")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_day)]
+
+
+class Context(BaseModel):
+    page: str = Field(default="", max_length=2000)
+    workspace: str = Field(default="", max_length=200)
+    plan: str = Field(default="", max_length=100)
+    role: str = Field(default="", max_length=100)
+    locale: str = Field(default="", max_length=35)
+
+    def customer(self) -> CustomerContext:
+        return CustomerContext(self.page, self.workspace, self.plan, self.role)
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(min_length=1)
+    conversation_id: str | None = Field(default=None, max_length=36)
+    conversation_token: str | None = Field(default=None, max_length=100)
+    context: Context = Context()
+    stream: bool = False
+
+
+class VerdictFeedback(BaseModel):
+    kind: Literal["helpful", "unhelpful", "wrong_answer"]
+    comment: str = Field(default="", max_length=2000)
+    turn_id: int | None = None
+
+
+class RatingFeedback(BaseModel):
+    kind: Literal["rating"]
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+    turn_id: int | None = None
+
+
+FeedbackRequest = Annotated[VerdictFeedback | RatingFeedback, Field(discriminator="kind")]
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant", "agent"] = "user"
+    content: str = Field(max_length=20_000)
+
+
+class DraftRequest(BaseModel):
+    subject: str = Field(default="", max_length=500)
+    body: str = Field(min_length=1, max_length=20_000)
+    messages: list[Message] = Field(default_factory=list, max_length=50)
+    context: Context = Context()
+
+
+class ClaimRequest(BaseModel):
+    agent: str = Field(min_length=1, max_length=128)
+
+
+class AgentMessage(BaseModel):
+    agent: str = Field(min_length=1, max_length=128)
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+def reply_body(result: ChatResult, article_url: str) -> dict[str, Any]:
+    """The reply as CONTRACT.md specifies it, plus the new conversation's token (once) and the
+    turn id that feedback refers to."""
+    body = reply_json(
+        result.reply,
+        result.conversation_id,
+        handoff_id=result.handoff_id,
+        article_url=article_url,
+    )
+    if result.token:
+        body["conversation_token"] = result.token
+    body["turn_id"] = result.turn_id
+    return body

@@ -1,0 +1,356 @@
+"""Conversations: the agent plus the store. Every turn (the customer's message, redacted, and the
+copilot's reply with its evidence) is committed before the reply is returned, so a reply that was
+sent is never lost; a database that is down raises `Unavailable`. Once a conversation is handed
+off the bot stays out of it: further messages go to the human side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.engine import Connection
+
+from copilot.answer.agent import Agent, DecisionSink, DeltaSink
+from copilot.answer.compose import HANDOFF_TEXT
+from copilot.errors import InvalidInput, NotFound
+from copilot.record import db, handoffs
+from copilot.record.handoffs import priority as priority  # where callers look for it
+from copilot.safety.redact import redact
+from copilot.types import Confidence, CustomerContext, Handoff, Reply, Turn
+
+log = logging.getLogger(__name__)
+FeedbackKind = Literal["helpful", "unhelpful", "wrong_answer", "rating"]
+REOPEN_WINDOW = timedelta(days=7)  # a customer writing again after resolution reopens within this
+WITH_HUMAN_TEXT = "A person from our support team has this conversation and will reply here."
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    reply: Reply
+    conversation_id: str
+    token: str | None  # only when the conversation was created by this message
+    handoff_id: str | None
+    turn_id: int
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Conversations:
+    def __init__(
+        self,
+        engine: Engine,
+        agent: Agent | None,
+        webhook_url: str | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
+        self.engine, self.agent, self.clock = engine, agent, clock
+        # While there is no agent (the index cannot be opened) every message is handed off.
+        self.problem = "the index is not loaded"
+        self.webhook_url = webhook_url  # handoffs are also POSTed here (copilot/outbox.py)
+
+    @db.unavailable_when_down()
+    def chat(
+        self,
+        message: str,
+        conversation_id: str | None = None,
+        token: str | None = None,
+        context: CustomerContext | None = None,
+        audience: Literal["customer", "internal"] = "customer",
+        on_delta: DeltaSink | None = None,
+        trusted: bool = False,
+        on_decision: DecisionSink | None = None,
+    ) -> ChatResult:
+        """One customer message. A new conversation gets a token the customer must present to
+        continue it (`trusted` callers, the agents' side, need none)."""
+        start = self.clock()
+        new_token = None
+        with self.engine.connect() as conn:
+            if conversation_id is None:
+                conversation_id, new_token = str(uuid.uuid4()), secrets.token_urlsafe(24)
+                conv: dict[str, Any] | None = None
+            else:
+                conv = self._conversation(conn, conversation_id, token, trusted)
+            history = self._history(conn, conversation_id) if conv else []
+        context = context or (CustomerContext(**conv["context"]) if conv else CustomerContext())
+        if conv is not None and conv["state"] == "handed_off":
+            return self._to_human(conversation_id, message)
+        reply = self._reply(message, history, audience, context, on_delta, on_decision)
+        latency = (self.clock() - start) * 1000
+        with self.engine.begin() as conn:
+            if conv is None:
+                conn.execute(
+                    db.conversations.insert().values(
+                        id=conversation_id,
+                        token_hash=_hash(new_token or ""),
+                        audience=audience,
+                        context=asdict(context),
+                    )
+                )
+            seq = len(history)
+            conn.execute(
+                db.turns.insert().values(
+                    conversation_id=conversation_id, seq=seq, role="user", text=redact(message)
+                )
+            )
+            turn_id = self._assistant_turn(conn, conversation_id, seq + 1, reply, latency)
+            handoff_id = None
+            values: dict[str, Any] = {"updated_at": db.now()}
+            if reply.hits:
+                values["product_area"] = reply.hits[0].product_area
+            if reply.handoff is not None:
+                handoff_id = handoffs.open_handoff(
+                    conn, conversation_id, reply.handoff, self.webhook_url
+                )
+                values["state"] = "handed_off"
+            conn.execute(
+                update(db.conversations)
+                .where(db.conversations.c.id == conversation_id)
+                .values(**values)
+            )
+        return ChatResult(reply, conversation_id, new_token, handoff_id, turn_id)
+
+    def _reply(
+        self,
+        message: str,
+        history: list[Turn],
+        audience: Literal["customer", "internal"],
+        context: CustomerContext,
+        on_delta: DeltaSink | None,
+        on_decision: DecisionSink | None,
+    ) -> Reply:
+        """The agent's reply, or, when the agent cannot run (no index, vector store down), a
+        handoff that says so: the customer reaches a person instead of an error."""
+        fault = self.problem
+        if self.agent is not None:
+            try:
+                return self.agent.reply(message, history, audience, context, on_delta, on_decision)
+            except Exception as exc:  # whatever broke, the customer gets a person, not a 500
+                log.exception("the agent failed; handing off")
+                fault = f"{type(exc).__name__}: {exc}"[:500]
+        packet = Handoff("unavailable", 0.0, (*history, Turn("user", message)), context, (), "", "")
+        if on_decision is not None:
+            on_decision("handoff", Confidence(0.0, {}), ())
+        text = HANDOFF_TEXT["unavailable"]
+        return Reply("handoff", text, Confidence(0.0, {}), (), packet, fault=f"agent: {fault}")
+
+    @db.unavailable_when_down()
+    def request_handoff(
+        self, conversation_id: str, token: str | None = None, trusted: bool = False
+    ) -> ChatResult:
+        """The customer pressed "talk to a person": hand off now, with everything tried so far."""
+        with self.engine.connect() as conn:
+            conv = self._conversation(conn, conversation_id, token, trusted)
+            history = self._history(conn, conversation_id)
+            last = conn.execute(
+                select(db.turns.c.hits, db.turns.c.confidence)
+                .where(db.turns.c.conversation_id == conversation_id, db.turns.c.hits.is_not(None))
+                .order_by(db.turns.c.seq.desc())
+            ).first()
+        if conv["state"] == "handed_off":
+            return self._to_human(conversation_id, "(asked again for a person)")
+        tried = [(h["article_id"], h["score"]) for h in (last.hits if last else [])]
+        top = tried[0][0] if tried else None
+        escalate = (
+            self.agent.retriever.catalog.sections(top).get("Escalate", "")
+            if self.agent and top
+            else ""
+        )
+        packet = Handoff(
+            reason="customer_asked",
+            confidence=float(last.confidence or 0.0) if last else 0.0,
+            transcript=tuple(history),
+            context=CustomerContext(**conv["context"]),
+            articles_tried=tuple(tried),
+            suggested_next_step=escalate,
+            product_area=conv["product_area"],
+        )
+        text = HANDOFF_TEXT["customer_asked"]
+        with self.engine.begin() as conn:
+            handoff_id = handoffs.open_handoff(conn, conversation_id, packet, self.webhook_url)
+            result = conn.execute(
+                db.turns.insert().values(
+                    conversation_id=conversation_id,
+                    seq=len(history),
+                    role="assistant",
+                    text=text,
+                    decision="handoff",
+                    reason="customer_asked",
+                    confidence=packet.confidence,
+                )
+            )
+            conn.execute(
+                update(db.conversations)
+                .where(db.conversations.c.id == conversation_id)
+                .values(state="handed_off", updated_at=db.now())
+            )
+        reply = Reply("handoff", text, Confidence(packet.confidence, {}), (), packet)
+        turn_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        return ChatResult(reply, conversation_id, None, handoff_id, turn_id)
+
+    def _to_human(self, conversation_id: str, message: str) -> ChatResult:
+        """The conversation is with a person: store the message for them, and reopen a resolved
+        handoff when the customer writes again soon after."""
+        with self.engine.begin() as conn:
+            turn_id, _ = db.append_turn(conn, conversation_id, "user", redact(message))
+            handoff = conn.execute(
+                select(db.handoffs)
+                .where(db.handoffs.c.conversation_id == conversation_id)
+                .order_by(db.handoffs.c.created_at.desc())
+            ).first()
+            if (
+                handoff is not None
+                and handoff.status == "resolved"
+                and db.now() - db.aware(handoff.updated_at) <= REOPEN_WINDOW
+            ):
+                conn.execute(
+                    update(db.handoffs)
+                    .where(db.handoffs.c.id == handoff.id)
+                    .values(status="reopened", reopened=handoff.reopened + 1, updated_at=db.now())
+                )
+        reply = Reply("handoff", WITH_HUMAN_TEXT, Confidence(0.0, {}))
+        return ChatResult(reply, conversation_id, None, handoff.id if handoff else None, turn_id)
+
+    def _assistant_turn(
+        self, conn: Connection, conversation_id: str, seq: int, reply: Reply, latency: float
+    ) -> int:
+        catalog = self.agent.retriever.catalog if self.agent else None
+        hits = [
+            {
+                "article_id": h.article_id,
+                "score": round(h.score, 4),
+                "dense": round(h.dense, 4),
+                "stale": h.stale,
+                "product_area": h.product_area,
+                "owner": entry.owner if catalog and (entry := catalog.get(h.article_id)) else "",
+            }
+            for h in reply.hits
+        ]
+        result = conn.execute(
+            db.turns.insert().values(
+                conversation_id=conversation_id,
+                seq=seq,
+                role="assistant",
+                text=redact(reply.text),
+                decision=reply.type,
+                reason=reply.handoff.reason if reply.handoff else None,
+                confidence=reply.confidence.value,
+                signals=reply.confidence.signals,
+                hits=hits,
+                citations=[asdict(c) for c in reply.citations],
+                composed_by=reply.composed_by,
+                fault=reply.fault or None,
+                latency_ms=round(latency, 2),
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def _conversation(
+        self, conn: Connection, conversation_id: str, token: str | None, trusted: bool
+    ) -> dict[str, Any]:
+        row = conn.execute(
+            select(db.conversations).where(db.conversations.c.id == conversation_id)
+        ).first()
+        # One message for "no such conversation" and "wrong token": ids are not guessable, and
+        # telling them apart would confirm which ones exist.
+        if row is None or not (
+            trusted or (token and hmac.compare_digest(_hash(token), row.token_hash))
+        ):
+            raise NotFound(
+                f"conversation {conversation_id} not found (or the token does not match)"
+            )
+        return dict(row._mapping)
+
+    def _history(self, conn: Connection, conversation_id: str) -> list[Turn]:
+        rows = conn.execute(
+            select(db.turns.c.id, db.turns.c.role, db.turns.c.text)
+            .where(db.turns.c.conversation_id == conversation_id)
+            .order_by(db.turns.c.seq)
+        ).all()
+        votes = dict(
+            conn.execute(
+                select(db.feedback.c.turn_id, db.feedback.c.kind).where(
+                    db.feedback.c.conversation_id == conversation_id,
+                    db.feedback.c.kind.in_(("helpful", "unhelpful", "wrong_answer")),
+                )
+            ).all()
+        )
+        return [Turn(r.role, r.text, _verdict(votes.get(r.id))) for r in rows]
+
+    @db.unavailable_when_down()
+    def transcript(
+        self, conversation_id: str, token: str | None = None, trusted: bool = False
+    ) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            conv = self._conversation(conn, conversation_id, token, trusted)
+            rows = conn.execute(
+                select(db.turns)
+                .where(db.turns.c.conversation_id == conversation_id)
+                .order_by(db.turns.c.seq)
+            ).all()
+        return {
+            "conversation_id": conversation_id,
+            "state": conv["state"],
+            "context": conv["context"],
+            "turns": [
+                {
+                    "id": r.id,
+                    "role": r.role,
+                    "text": r.text,
+                    "type": r.decision,
+                    "citations": r.citations or [],
+                    "created_at": db.aware(r.created_at).isoformat(),
+                }
+                for r in rows
+            ],
+        }
+
+    @db.unavailable_when_down()
+    def feedback(
+        self,
+        conversation_id: str,
+        kind: FeedbackKind,
+        *,
+        token: str | None = None,
+        turn_id: int | None = None,
+        rating: int | None = None,
+        comment: str = "",
+        trusted: bool = False,
+    ) -> None:
+        if kind == "rating" and (rating is None or not 1 <= rating <= 5):
+            raise InvalidInput("rating: must be 1 to 5")
+        with self.engine.begin() as conn:
+            self._conversation(conn, conversation_id, token, trusted)
+            if turn_id is None:  # the latest reply
+                turn_id = conn.execute(
+                    select(func.max(db.turns.c.id)).where(
+                        db.turns.c.conversation_id == conversation_id,
+                        db.turns.c.role == "assistant",
+                    )
+                ).scalar_one_or_none()
+            conn.execute(
+                db.feedback.insert().values(
+                    conversation_id=conversation_id,
+                    turn_id=turn_id,
+                    kind=kind,
+                    rating=rating,
+                    comment=redact(comment),
+                )
+            )
+
+
+def _verdict(kind: str | None) -> Literal["helpful", "unhelpful"] | None:
+    if kind == "helpful":
+        return "helpful"
+    return "unhelpful" if kind in ("unhelpful", "wrong_answer") else None

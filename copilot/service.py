@@ -1,0 +1,212 @@
+"""The composition root: one `Copilot`, built from `Settings`, wires the embedder, the index, the
+catalogue, the agent, the conversation store, handoffs, webhooks, drafting, reports and
+reindex-and-swap. The CLI and the HTTP API only translate argv or HTTP into its calls."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, text
+
+from copilot.answer.agent import Agent
+from copilot.answer.calibrate import ensure_calibrated
+from copilot.answer.catalog import Catalog
+from copilot.answer.draft import Draft, draft_reply
+from copilot.answer.grounding import Prompts
+from copilot.answer.llm import open_llm
+from copilot.answer.retrieve import Retriever
+from copilot.errors import ConfigError, Conflict, EmbedderMismatch, Unavailable
+from copilot.index.build import IndexReport, build_index
+from copilot.index.embed import Embedder, load_embedder
+from copilot.index.store import OpenIndex, open_current
+from copilot.record import db, drafts
+from copilot.record.conversations import Conversations
+from copilot.record.handoffs import Handoffs
+from copilot.safety.guard import LinkPolicy
+from copilot.settings import Settings
+from copilot.types import CustomerContext, Turn
+
+if TYPE_CHECKING:
+    from copilot.kb.lint import LintResult
+    from copilot.record.gaps import Gap
+    from copilot.record.outbox import OutboxWorker
+
+log = logging.getLogger(__name__)
+
+
+def open_agent(
+    settings: Settings, *, recalibrate: bool = False, embedder: Embedder | None = None
+) -> tuple[Agent, OpenIndex]:
+    """Open the current index with its embedder (pass one already loaded to reuse its model),
+    its calibration and the LLM if one is configured. Close the index when done."""
+    index = open_current(settings.index_dir, settings.chroma_url)
+    try:
+        embedder = embedder or load_embedder(settings)
+        if index.manifest.embedder != embedder.name:
+            raise EmbedderMismatch(
+                f'the index was built with embedder "{index.manifest.embedder}" but settings name '
+                f'"{embedder.name}": run `copilot index --full`'
+            )
+        retriever = Retriever(index, embedder)
+        model = ensure_calibrated(retriever, settings.data_dir, force=recalibrate)
+        llm = open_llm(settings)
+        agent = Agent(
+            retriever,
+            model,
+            llm=llm,
+            prompts=Prompts.load(settings.prompts_dir) if llm else None,
+            llm_fallback=settings.llm_fallback,
+            page_areas=settings.page_areas,
+            links=LinkPolicy(settings.link_hosts),
+        )
+        return agent, index
+    except BaseException:
+        index.close()
+        raise
+
+
+class Copilot:
+    """The service: cheap to build; `start()` opens the index. Without an index it runs degraded
+    (every customer message becomes a handoff that says why) until `start()` succeeds."""
+
+    def __init__(
+        self, settings: Settings, *, engine: Engine | None = None, agent: Agent | None = None
+    ) -> None:
+        self.settings = settings
+        self._own_engine = engine is None
+        self.engine = engine or db.connect(settings.database_url, settings.data_dir)
+        self.conversations = Conversations(self.engine, None, settings.webhook_url)
+        self.handoffs = Handoffs(self.engine)
+        self.index: OpenIndex | None = None  # closed by close() or the next use()
+        self._reindexing = threading.Lock()
+        self._outbox: OutboxWorker | None = None
+        if agent is not None:
+            self.use(agent, None)
+
+    @property
+    def agent(self) -> Agent | None:
+        """None while the index cannot be opened (`problem` says why)."""
+        return self.conversations.agent
+
+    @property
+    def problem(self) -> str:
+        return self.conversations.problem
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.need_agent().retriever.catalog
+
+    def need_agent(self) -> Agent:
+        if self.agent is None:
+            raise Unavailable(f"the assistant is not ready: {self.problem}")
+        return self.agent
+
+    def start(self) -> bool:
+        """Open the index and warm the embedder; False (and `problem` set) when it cannot."""
+        try:
+            agent, index = open_agent(self.settings)
+            agent.retriever.embedder.embed(["warm up"])
+        except Exception as exc:  # the service runs degraded; /readyz says why
+            self.conversations.problem = f"{type(exc).__name__}: {exc}"
+            log.error("cannot open the index: %s", exc)
+            return False
+        self.use(agent, index)
+        return True
+
+    def warm_up(self) -> None:
+        """Load the embedder's model now rather than on the first customer's message."""
+        if self.agent is not None:
+            self.agent.retriever.embedder.embed(["warm up"])
+
+    def start_webhooks(self) -> None:
+        """Deliver handoffs to `webhook_url` from a background thread, when one is set."""
+        if not self.settings.webhook_url or self._outbox is not None:
+            return
+        if not self.settings.webhook_secret:
+            raise ConfigError("COPILOT_WEBHOOK_URL needs COPILOT_WEBHOOK_SECRET to sign with")
+        from copilot.record.outbox import OutboxWorker
+
+        self._outbox = OutboxWorker(self.engine, self.settings.webhook_secret)
+        self._outbox.start()
+
+    def stop_webhooks(self) -> None:
+        if self._outbox is not None:
+            self._outbox.stop()
+            self._outbox = None
+
+    def use(self, agent: Agent, index: OpenIndex | None) -> None:
+        """Swap in an opened agent; requests already running keep the old one."""
+        old, self.index = self.index, index
+        self.conversations.agent, self.conversations.problem = agent, ""
+        if old is not None:
+            old.close()
+
+    def reindex(self) -> IndexReport:
+        """Index the KB again and swap the agent over; requests keep the old one until then."""
+        if not self._reindexing.acquire(blocking=False):
+            raise Conflict("a reindex is already running")
+        try:
+            embedder = self.agent.retriever.embedder if self.agent else None
+            embedder = embedder or load_embedder(self.settings)
+            report = build_index(self.settings, embedder)
+            self.use(*open_agent(self.settings, embedder=embedder))
+            return report
+        finally:
+            self._reindexing.release()
+
+    def draft(
+        self,
+        ticket: str,
+        history: list[Turn],
+        context: CustomerContext | None,
+        stored_ticket: dict[str, Any],
+    ) -> tuple[str, Draft]:
+        """A draft reply for an agent, stored (redacted) with its ticket: (draft id, draft)."""
+        agent = self.need_agent()
+        try:
+            draft = draft_reply(agent, ticket, history, context)
+        except Exception as exc:  # e.g. the vector store went away: the agent can retry
+            log.exception("drafting failed")
+            raise Unavailable(f"the assistant could not draft: {type(exc).__name__}") from exc
+        return drafts.store(self.engine, stored_ticket, draft), draft
+
+    def report(self, since: date | None = None) -> dict[str, Any]:
+        """`copilot report` as a dict: the metrics from stored conversations."""
+        from copilot.record.report import report
+
+        with db.unavailable_when_down():
+            return report(self.engine, since)
+
+    def gaps(self, since: date | None = None) -> list[Gap]:
+        """Questions the KB could not answer, clustered by meaning, biggest first."""
+        from copilot.record.gaps import cluster, gap_questions
+
+        with db.unavailable_when_down():
+            questions = gap_questions(self.engine, since)
+        return cluster(questions, self.need_agent().retriever.embedder)
+
+    def lint(self, today: date | None = None) -> LintResult:
+        """The KB linter over the configured KB folder."""
+        from copilot.kb.lint import LintOptions, lint_paths
+
+        options = LintOptions(today or date.today(), self.settings.review_every_days)
+        return lint_paths([self.settings.kb_dir], options)
+
+    def ping(self) -> None:
+        """Raise `Unavailable` (naming the error) when the database does not answer."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means not ready; the message says which
+            raise Unavailable(f"database: {type(exc).__name__}") from exc
+
+    def close(self) -> None:
+        self.stop_webhooks()
+        if self.index is not None:
+            self.index.close()
+            self.index = None
+        if self._own_engine:
+            self.engine.dispose()
