@@ -17,12 +17,12 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.answer.retrieve import FusionWeights, Retriever, standalone_query
 from copilot.evals.dataset import load_dataset
 from copilot.index.build import build_index
-from copilot.answer.retrieve import FusionWeights, Retriever, standalone_query
+from copilot.index.chroma import open_current
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
 from copilot.settings import Settings
-from copilot.index.store import open_current
 
 BOOSTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 RESULTS = Path(__file__).parent / "results"

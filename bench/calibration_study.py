@@ -13,11 +13,11 @@ from pathlib import Path
 
 from copilot.answer.agent import Agent
 from copilot.answer.calibrate import calibrate
-from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.answer.retrieve import Retriever
 from copilot.evals.dataset import load_dataset
 from copilot.evals.metrics import Outcome, answer_metrics, rank_metrics
-from copilot.answer.retrieve import Retriever
-from copilot.index.store import open_current
+from copilot.index.chroma import open_current
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
 from copilot.types import Turn
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evals.dataset import load_dataset
 from copilot.answer.retrieve import Retriever, standalone_query, tokenize
-from copilot.index.store import open_current
+from copilot.evals.dataset import load_dataset
+from copilot.index.chroma import open_current
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
 from copilot.types import Question
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evals.dataset import load_dataset
 from copilot.answer.retrieve import Retriever, _zscores, tokenize  # TODO(lead): public API
-from copilot.index.store import open_current
+from copilot.evals.dataset import load_dataset
+from copilot.index.chroma import open_current
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
 from copilot.types import Question
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"

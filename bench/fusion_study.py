@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evals.dataset import load_dataset
 from copilot.answer.retrieve import standalone_query, tokenize
-from copilot.index.store import open_current
+from copilot.evals.dataset import load_dataset
+from copilot.index.chroma import open_current
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

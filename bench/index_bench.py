@@ -15,9 +15,9 @@ from datetime import date
 from pathlib import Path
 
 from bench.generate import generate
+from copilot.index.build import build_index, snapshot
 from copilot.index.chunk import chunk_article
 from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.index.build import build_index, snapshot
 from copilot.settings import Settings
 
 RESULTS = Path(__file__).parent / "results"

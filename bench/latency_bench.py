@@ -13,11 +13,11 @@ from datetime import date
 from pathlib import Path
 
 from bench.timing import percentiles, timed
-from copilot.service import open_agent
-from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
 from copilot.evals.baselines import llama_index_baseline
 from copilot.evals.dataset import load_dataset
 from copilot.index.build import build_index
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.service import open_agent
 from copilot.settings import Settings
 from copilot.types import Question, Turn
 

@@ -15,14 +15,14 @@ from pathlib import Path
 from bench.timing import percentiles, timed
 from copilot.answer.agent import Agent
 from copilot.answer.calibrate import ensure_calibrated
-from copilot.index.embed import Embedder, SentenceTransformerEmbedder, minilm_path
+from copilot.answer.retrieve import Retriever, standalone_query
 from copilot.evals.dataset import load_dataset
 from copilot.evals.metrics import rank_metrics
 from copilot.index.build import build_index
+from copilot.index.chroma import open_current
+from copilot.index.embed import Embedder, SentenceTransformerEmbedder, minilm_path
 from copilot.index.onnx import OnnxEmbedder, export, onnx_dir
-from copilot.answer.retrieve import Retriever, standalone_query
 from copilot.settings import Settings
-from copilot.index.store import open_current
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"

@@ -17,19 +17,19 @@ import time
 from pathlib import Path
 
 import httpx
-
 from api.app import ChatRequest, create_app
+
 from bench.serving import index
 from bench.timing import percentiles, timed
-from copilot.record import db
-from copilot.service import open_agent
 from copilot.answer.compose import extractive_answer
-from copilot.record.conversations import Conversations
-from copilot.evals.dataset import load_dataset
 from copilot.answer.retrieve import standalone_query, tokenize
+from copilot.evals.dataset import load_dataset
+from copilot.record import db
+from copilot.record.conversations import Conversations
+from copilot.service import open_agent
 from copilot.settings import Settings
-from copilot.types import Turn
 from copilot.testing.live import serve
+from copilot.types import Turn
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 from copilot.answer.calibrate import calibrate, probes
-from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.evals.dataset import load_dataset
 from copilot.answer.retrieve import Retriever, standalone_query
-from copilot.index.store import open_current
+from copilot.evals.dataset import load_dataset
+from copilot.index.chroma import open_current
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

@@ -20,8 +20,8 @@ from copilot.answer.llm import open_llm
 from copilot.answer.retrieve import Retriever
 from copilot.errors import ConfigError, Conflict, EmbedderMismatch, Unavailable
 from copilot.index.build import IndexReport, build_index
+from copilot.index.chroma import OpenIndex, open_current
 from copilot.index.embed import Embedder, load_embedder
-from copilot.index.store import OpenIndex, open_current
 from copilot.record import db, drafts
 from copilot.record.conversations import Conversations
 from copilot.record.handoffs import Handoffs

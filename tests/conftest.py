@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from copilot.settings import Settings
-from copilot.index.store import OpenIndex
+from copilot.index.chroma import OpenIndex
 from tests.pg import postgres_server
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def sample(
     from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
     from copilot.index.build import build_index
     from copilot.answer.retrieve import Retriever
-    from copilot.index.store import open_current
+    from copilot.index.chroma import open_current
 
     data = tmp_path_factory.mktemp("sample") / "data"
     settings = Settings(kb_dir=ROOT / "kb_articles", data_dir=data)

@@ -14,7 +14,7 @@ from copilot.answer.compose import extractive_answer, steps
 from copilot.answer.confidence import SIGNALS, ConfidenceModel, threshold_for
 from copilot.answer.retrieve import Retriever
 from copilot.settings import Settings
-from copilot.index.store import OpenIndex
+from copilot.index.chroma import OpenIndex
 from copilot.types import CustomerContext, Hit, Turn
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)

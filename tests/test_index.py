@@ -14,7 +14,7 @@ from copilot.index.embed import SentenceTransformerEmbedder, load_embedder, mini
 from copilot.errors import ConfigError, EmbedderMismatch, IndexLocked, IndexMissing, LintFailed
 from copilot.index.build import build_index, writer_lock
 from copilot.settings import Settings
-from copilot.index.store import LocalStore, open_current
+from copilot.index.chroma import LocalStore, open_current
 from tests.conftest import FIXTURES, ROOT, shared_eval
 
 TODAY = date(2026, 11, 24)

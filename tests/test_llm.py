@@ -16,7 +16,7 @@ from copilot.answer.grounding import Checker, Prompts, Unsupported, checked_sent
 from copilot.answer.llm import OpenAIChat, open_llm
 from copilot.answer.retrieve import Retriever
 from copilot.settings import Settings
-from copilot.index.store import OpenIndex
+from copilot.index.chroma import OpenIndex
 from copilot.types import Turn
 from copilot.testing.fake_openai import fake_openai_server
 

@@ -23,7 +23,7 @@ from copilot.answer.grounding import Prompts
 from copilot.answer.llm import OpenAIChat
 from copilot.answer.retrieve import Retriever
 from copilot.settings import Settings
-from copilot.index.store import OpenIndex
+from copilot.index.chroma import OpenIndex
 
 
 def _model_path() -> Path:

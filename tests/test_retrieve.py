@@ -9,7 +9,7 @@ from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
 from copilot.index.build import build_index
 from copilot.answer.retrieve import Retriever, standalone_query
 from copilot.settings import Settings
-from copilot.index.store import open_current
+from copilot.index.chroma import open_current
 from tests.conftest import FIXTURES
 
 CLEAN = (FIXTURES / "lint" / "clean" / "clean-article.md").read_text()

@@ -21,7 +21,7 @@ from copilot.answer.confidence import ConfidenceModel
 from copilot.index.build import build_index
 from copilot.answer.retrieve import Retriever
 from copilot.settings import ApiKey, Settings
-from copilot.index.store import open_current
+from copilot.index.chroma import open_current
 from tests.browser import chromium
 from tests.conftest import ROOT
 from copilot.testing.live import serve

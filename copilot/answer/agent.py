@@ -13,7 +13,6 @@ from typing import Literal
 
 from copilot.answer.compose import HANDOFF_TEXT, STALE_NOTE, clarify_text, extractive_answer
 from copilot.answer.confidence import ConfidenceModel
-from copilot.errors import LLMError
 from copilot.answer.grounding import (
     Checker,
     Prompts,
@@ -24,9 +23,10 @@ from copilot.answer.grounding import (
     join_sentences,
     source_text,
 )
-from copilot.safety.guard import Leaks, LinkPolicy
 from copilot.answer.llm import ChatModel
 from copilot.answer.retrieve import Ranking, Retriever, standalone_query
+from copilot.errors import LLMError
+from copilot.safety.guard import Leaks, LinkPolicy
 from copilot.types import (
     Citation,
     Confidence,
@@ -212,7 +212,9 @@ class Agent:
         context: CustomerContext,
     ) -> Reply:
         top = ranking.hits[0] if ranking.hits else None
-        escalate = self.retriever.catalog.sections(top.article_id).get("Escalate", "") if top else ""
+        escalate = (
+            self.retriever.catalog.sections(top.article_id).get("Escalate", "") if top else ""
+        )
         packet = Handoff(
             reason=reason,
             confidence=confidence.value,

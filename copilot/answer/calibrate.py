@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from copilot.answer.confidence import SIGNALS, ConfidenceModel, fit_logistic, threshold_for
-from copilot.errors import ConfigError
 from copilot.answer.retrieve import Retriever, standalone_query
+from copilot.errors import ConfigError
 
 if TYPE_CHECKING:
     from copilot.evals.run import Question

@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from copilot.answer.retrieve import tokenize
 from copilot.safety.guard import Leaks, LinkPolicy
 from copilot.safety.redact import redact
-from copilot.answer.retrieve import tokenize
 from copilot.types import Hit, Turn
 
 DEFAULT_PROMPTS = Path(__file__).resolve().parent / "prompts"

@@ -70,5 +70,3 @@ def llama_index_baseline(kb_dir: Path, model_path: Path) -> Ranker:
         return list(dict.fromkeys(str(n.node.metadata["article_id"]) for n in nodes))[:10]
 
     return rank
-
-

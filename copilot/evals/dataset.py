@@ -106,5 +106,3 @@ def calibration_split(
         side.extend(group)
     order = {q.id: i for i, q in enumerate(questions)}
     return sorted(calibrate, key=lambda q: order[q.id]), sorted(evaluate, key=lambda q: order[q.id])
-
-

@@ -18,13 +18,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from copilot.errors import ConfigError, EmbedderMismatch, IndexLocked, LintFailed
+from copilot.index.chroma import open_store
 from copilot.index.chunk import ChunkPolicy, chunk_article
 from copilot.index.embed import Embedder
-from copilot.errors import ConfigError, EmbedderMismatch, IndexLocked, LintFailed
-from copilot.kb.parse import article_files, load_files, load_releases, staleness
+from copilot.index.store import ArticleEntry, Generation, IndexStore, Manifest
 from copilot.kb.lint import Linter, LintOptions, lint_files
+from copilot.kb.parse import article_files, load_files, load_releases, staleness
 from copilot.settings import Settings
-from copilot.index.store import ArticleEntry, Generation, IndexStore, Manifest, open_store
 from copilot.types import Article, Chunk
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total)

@@ -152,9 +152,7 @@ def report(engine: Engine, since: date | None = None, until: date | None = None)
                 count(row.day, row.product_area, row.counts)
     result = _metrics(overall)
     result["latency_p50_ms"] = round(percentile(latencies, 50), 2) if latencies else None
-    result["latency_p95_ms"] = (
-        round(percentile(latencies, 95), 2) if len(latencies) > 1 else None
-    )
+    result["latency_p95_ms"] = round(percentile(latencies, 95), 2) if len(latencies) > 1 else None
     result["period"] = {
         "since": since.isoformat() if since else None,
         "until": (end - timedelta(days=1)).date().isoformat(),

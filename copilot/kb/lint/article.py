@@ -53,7 +53,6 @@ CODE_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?(?:^ {0,3}\1[ \t]*$|\Z)", re.M 
 CODE_SPAN = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
 
 
-
 def lint_article(
     article: Article, releases: Sequence[Release], options: LintOptions
 ) -> Iterator[Finding]:
@@ -233,5 +232,3 @@ def _content(article: Article, at: Callable[..., Finding]) -> Iterator[Finding]:
         if not (article.path.parent / target).is_file():
             line, col = pos(m.start(1))
             yield at(line, "KB012", f"link to {target} points to no file", col)
-
-

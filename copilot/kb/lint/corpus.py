@@ -101,5 +101,3 @@ def stale_report(result: LintResult, options: LintOptions) -> dict[str, list[dic
     for rows in by_owner.values():
         rows.sort(key=lambda r: -int(str(r["days_overdue"])))
     return dict(sorted(by_owner.items(), key=lambda kv: -int(str(kv[1][0]["days_overdue"]))))
-
-

@@ -164,6 +164,7 @@ RULES: dict[str, Rule] = {
     ]
 }
 
+
 @dataclass(frozen=True)
 class LintOptions:
     today: date
@@ -179,7 +180,6 @@ class LintOptions:
         if self.select is None:
             return not RULES[code].opt_in
         return any(code.startswith(s) for s in self.select)
-
 
 
 def codes(values: Iterable[str] | None) -> frozenset[str] | None:

@@ -1,0 +1,15 @@
+"""One APIRouter per resource; `ROUTERS` is the order api/main.py includes them in."""
+
+from __future__ import annotations
+
+from api.routes import admin, chat, conversations, drafts, handoffs, ops, pages
+
+ROUTERS = (
+    chat.router,
+    conversations.router,
+    drafts.router,
+    handoffs.router,
+    admin.router,
+    pages.router,
+    ops.router,
+)

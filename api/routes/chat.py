@@ -1,0 +1,61 @@
+"""`POST /v1/chat`: a customer's message and the reply, as JSON or streamed as server-sent
+events (api/sse.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import AuthHeader, CopilotDep, MetricsDep, SettingsDep, TokenHeader, limit
+from api.schemas import ChatRequest, Context, reply_body
+from api.sse import SSE_EVENT, chat_events
+
+router = APIRouter(tags=["customers"])
+
+
+@router.post(
+    "/v1/chat",
+    summary="A customer's message; the reply",
+    responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}}},
+)
+async def chat(
+    body: ChatRequest,
+    request: Request,
+    copilot: CopilotDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    x_conversation_token: TokenHeader = None,
+    accept: AuthHeader = None,
+) -> Any:
+    client = request.client.host if request.client else "?"
+    limit(request, f"client:{client}", settings.rate_limit_per_minute)
+    if body.conversation_id:
+        limit(
+            request, f"conversation:{body.conversation_id}", settings.conversation_rate_per_minute
+        )
+    if len(body.message) > settings.max_message_chars:
+        raise HTTPException(413, f"message longer than {settings.max_message_chars} characters")
+    token = body.conversation_token or x_conversation_token
+    context = body.context.customer() if body.context != Context() else None
+    if not (body.stream or (accept and "text/event-stream" in accept)):
+        result = await run_in_threadpool(
+            copilot.conversations.chat, body.message, body.conversation_id, token, context
+        )
+        metrics.reply(result.reply)
+        return reply_body(result, settings.article_url)
+    return StreamingResponse(
+        chat_events(
+            copilot,
+            body.message,
+            body.conversation_id,
+            token,
+            context,
+            metrics,
+            settings.article_url,
+        ),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,25 @@
+"""`POST /v1/drafts`: a draft reply to a ticket for an agent, stored redacted with its ticket."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import AgentKey, CopilotDep
+from api.schemas import DraftRequest
+from copilot.types import Turn
+
+router = APIRouter(tags=["agents"])
+
+
+@router.post("/v1/drafts", summary="A draft reply to a ticket")
+async def draft(body: DraftRequest, copilot: CopilotDep, _: AgentKey) -> Any:
+    ticket = f"{body.subject}\n{body.body}".strip()
+    history = [Turn(m.role, m.content) for m in body.messages]
+    draft_id, reply = await run_in_threadpool(
+        copilot.draft, ticket, history, body.context.customer(), body.model_dump()
+    )
+    return {"id": draft_id, **asdict(reply)}
