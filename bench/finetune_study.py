@@ -52,27 +52,28 @@ def study(data_dir: Path, name: str) -> dict[str, Any]:
     retriever = Retriever(
         open_current(data_dir / "index", None), SentenceTransformerEmbedder(minilm_path(), "minilm")
     )
-    # TODO(lead): public API: the article ids, the chunk table (texts + metadata) and the
-    # keyword scores per article; this study reads r._ids, _chunk_meta, _chunk_docs, _keyword.
-    r: Any = retriever  # the in-memory chunk table is private: this study reads it directly
-    ids: list[str] = r._ids
-    owner = np.array([ids.index(m["article_id"]) for m in r._chunk_meta])
-    docs: list[str] = r._chunk_docs
+    r = retriever
+    ids = r.catalog.ids
+    table = r.index.table(vectors=False).chunks
+    owner = np.array([ids.index(c.meta["article_id"]) for c in table])
+    docs = [c.text for c in table]
     chunks: dict[str, list[str]] = defaultdict(list)
     symptoms: dict[str, str] = {}
-    for doc, meta in zip(docs, r._chunk_meta, strict=True):
+    for doc, meta in zip(docs, (c.meta for c in table), strict=True):
         if meta.get("section") == "Symptoms":
             symptoms.setdefault(meta["article_id"], doc.partition("\n")[2])
         chunks[meta["article_id"]].append(doc)
     pairs = [
         InputExample(texts=[anchor, doc])
         for a in ids
-        for anchor in {r.articles[a].title, symptoms.get(a, r.articles[a].title)}
+        for anchor in {r.catalog[a].title, symptoms.get(a, r.catalog[a].title)}
         for doc in chunks[a]
     ]
     random.Random(0).shuffle(pairs)
     queries = [standalone_query(q.question, q.history) for q in questions]
-    keyword = z(np.array([[r._keyword(tokenize(t)).get(a, 0.0) for a in ids] for t in queries]))
+    keyword = z(
+        np.array([[r.keyword.scores(tokenize(t)).get(a, 0.0) for a in ids] for t in queries])
+    )
 
     def measure(model: Any) -> dict[str, list[float]]:
         c = model.encode(docs, batch_size=32, normalize_embeddings=True)

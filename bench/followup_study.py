@@ -28,17 +28,16 @@ Scores = dict[str, float]
 
 def study(data_dir: Path, name: str) -> dict[str, Any]:
     questions = [q for q in load_dataset(SHARED / name / "questions.jsonl") if q.answerable]
-    r: Any = Retriever(
+    r = Retriever(
         open_current(data_dir / "index", None), SentenceTransformerEmbedder(minilm_path(), "minilm")
     )
-    ids = [a for a in r._ids if r.articles[a].audience == "customer"]  # TODO(lead): public API
+    ids = [a for a in r.catalog.ids if r.catalog[a].audience == "customer"]
     cache: dict[str, Scores] = {}
 
     def fused(text: str) -> Scores:  # the retriever's fusion, over all articles
         if text not in cache:
-            # TODO(lead): public API: per-article dense and keyword scores before fusion
-            dense = r._dense(text, "customer")[0]
-            keyword = r._keyword(tokenize(text))
+            dense = r.dense.scores(text, "customer")[0]
+            keyword = r.keyword.scores(tokenize(text))
             floor = min(dense.values())
             zd = _zscores({a: dense.get(a, floor) for a in ids})
             zk = _zscores({a: keyword.get(a, 0.0) for a in ids})

@@ -16,6 +16,7 @@ from copilot.answer.calibrate import ensure_calibrated
 from copilot.answer.catalog import Catalog
 from copilot.answer.draft import Draft, draft_reply
 from copilot.answer.grounding import Prompts
+from copilot.answer.judge import Judge, load_template
 from copilot.answer.llm import open_llm
 from copilot.answer.retrieve import Retriever
 from copilot.errors import ConfigError, Conflict, EmbedderMismatch, Unavailable
@@ -61,6 +62,9 @@ def open_agent(
             llm_fallback=settings.llm_fallback,
             page_areas=settings.page_areas,
             links=LinkPolicy(settings.link_hosts),
+            judge=Judge(llm, load_template(settings.prompts_dir))
+            if llm and settings.llm_judge
+            else None,
         )
         return agent, index
     except BaseException:

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(20.0, gt=0, description="seconds for one whole LLM reply")
     # When the LLM fails: answer extractively from the same article, or hand off to a person.
     llm_fallback: Literal["extractive", "handoff"] = "extractive"
+    # With an LLM, it also judges retrieval before an answer goes out (docs/retrieval.md): the
+    # copilot answers only when the judge agrees with the top article.
+    llm_judge: bool = True
     prompts_dir: Path | None = None  # the prompt templates; None: the `prompts/` shipped here
 
     # Page URL glob -> product area, e.g. {"*/billing/*": "billing"}: articles of the area the

@@ -18,10 +18,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from copilot.record import db
+from api.main import create_app
 from copilot.answer.agent import Agent
 from copilot.answer.confidence import ConfidenceModel
+from copilot.record import db
+from copilot.service import Copilot
 from copilot.settings import ApiKey, Settings
 from copilot.testing.live import serve
 
@@ -76,7 +77,9 @@ def live(sample: Any, receiver: Any, tmp_path_factory: pytest.TempPathFactory) -
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
     settings = settings_for(sample, tmp, webhook_url=url, webhook_secret=SECRET)
     engine = db.connect(None, tmp)
-    app = create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)
+    app = create_app(
+        settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+    )
     with serve(app) as base:
         yield base
     engine.dispose()
@@ -203,7 +206,7 @@ def test_drafts_use_internal_articles_that_customers_never_see(live: str, sample
     assert draft["citations"][0]["article_id"] == "agent-refund-policy"
     assert any("internal" in c for c in draft["checks"])
     customer = chat(live, question)
-    internal_fix = sample[2].sections["agent-refund-policy"]["Fix"]
+    internal_fix = sample[2].catalog.sections("agent-refund-policy")["Fix"]
     assert all(c["article_id"] != "agent-refund-policy" for c in customer["citations"])
     assert internal_fix[:60] not in customer["text"]
 
@@ -263,7 +266,11 @@ def test_rate_size_limits_and_cors(sample: Any, tmp_path: Path) -> None:
         cors_origins=["https://shop.example.com"],
     )
     engine = db.connect(None, tmp_path)
-    with TestClient(create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)) as client:
+    with TestClient(
+        create_app(
+            settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+        )
+    ) as client:
         assert client.post("/v1/chat", json={"message": "x" * 51}).status_code == 413
         big = client.post(
             "/v1/chat",
@@ -291,7 +298,11 @@ def test_rate_size_limits_and_cors(sample: Any, tmp_path: Path) -> None:
 def test_admin_reindex_swaps_the_agent(sample: Any, tmp_path: Path) -> None:
     settings = settings_for(sample, tmp_path)
     engine = db.connect(None, tmp_path)
-    with TestClient(create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)) as client:
+    with TestClient(
+        create_app(
+            settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+        )
+    ) as client:
         r = client.post("/v1/admin/reindex", headers=ADMIN)
         assert r.status_code == 200 and r.json()["unchanged"] == 46
         assert client.post("/v1/chat", json={"message": "invoice pdf"}).status_code == 200
@@ -315,7 +326,11 @@ def test_schemathesis_all_checks_pass(sample: Any, tmp_path: Path) -> None:
         max_message_chars=1_000_000,
     )
     engine = db.connect(None, tmp_path)
-    with serve(create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)) as base:
+    with serve(
+        create_app(
+            settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+        )
+    ) as base:
         venv = Path(sys.executable).parent / "schemathesis"
         st = str(venv) if venv.exists() else shutil.which("schemathesis") or "schemathesis"
         run = subprocess.run(
@@ -396,8 +411,12 @@ def test_redis_shares_rate_limits_between_servers(
 ) -> None:
     settings = settings_for(sample, tmp_path, rate_limit_per_minute=3, redis_url=redis_url)
     engine = db.connect(None, tmp_path)
-    one = create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)
-    two = create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)
+    one = create_app(
+        settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+    )
+    two = create_app(
+        settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+    )
     if time.time() % 60 > 50:  # counts are per minute window: do not straddle two
         time.sleep(61 - time.time() % 60)
     with TestClient(one) as a, TestClient(two) as b:

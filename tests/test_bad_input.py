@@ -16,12 +16,14 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.app import _sse, create_app
-from copilot.record import db
+from api.main import create_app
+from api.sse import sse
 from copilot.answer.agent import Agent
 from copilot.answer.confidence import ConfidenceModel
 from copilot.kb.lint import LintOptions, lint_paths
+from copilot.record import db
 from copilot.safety.redact import UNSTORABLE, redact
+from copilot.service import Copilot
 from copilot.settings import Settings
 from copilot.testing.live import serve
 
@@ -32,7 +34,11 @@ ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
 def live(sample: Any, db_url: str, tmp_path: Path) -> Iterator[tuple[str, sa.Engine]]:
     engine = db.connect(db_url, tmp_path)
     settings = Settings(kb_dir=sample[0].kb_dir, data_dir=tmp_path, rate_limit_per_minute=10_000)
-    with serve(create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)) as base:
+    with serve(
+        create_app(
+            settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+        )
+    ) as base:
         yield base, engine
     engine.dispose()
 
@@ -121,7 +127,7 @@ JSON = st.recursive(
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["decision", "delta", "final", "error"]), JSON)
 def test_sse_events_decode_to_what_was_sent(event: str, data: Any) -> None:
-    raw = _sse(event, data).decode()
+    raw = sse(event, data).decode()
     assert raw.endswith("\n\n") and raw.count("\n\n") == 1  # one event, never split
     lines = raw[:-2].split("\n")
     assert lines[0] == f"event: {event}" and len(lines) == 2

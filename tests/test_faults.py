@@ -17,13 +17,14 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-import api.app
-from api.app import create_app
-from copilot.record import db
+import api.main
+from api.main import create_app
 from copilot.answer.agent import Agent
 from copilot.answer.confidence import ConfidenceModel
 from copilot.answer.grounding import Prompts
 from copilot.answer.llm import OpenAIChat
+from copilot.record import db
+from copilot.service import Copilot
 from copilot.settings import ApiKey, Settings
 from copilot.testing.fake_openai import fake_openai_server
 from copilot.testing.live import serve
@@ -75,7 +76,7 @@ def test_llm_faults_give_an_answer_or_a_handoff_in_time(
     agent = Agent(sample[2], ALWAYS, llm=llm, prompts=Prompts.load(), llm_fallback=fallback)  # type: ignore[arg-type]
     engine = db.connect(None, tmp_path)
     settings = Settings(kb_dir=sample[0].kb_dir, data_dir=tmp_path)
-    with serve(create_app(settings, agent=agent, engine=engine)) as base:
+    with serve(create_app(settings, copilot=Copilot(settings, engine=engine, agent=agent))) as base:
         start = time.monotonic()
         r = httpx.post(f"{base}/v1/chat", json={"message": QUESTION}, timeout=30)
         elapsed = time.monotonic() - start
@@ -103,7 +104,7 @@ def test_without_an_index_chat_hands_off_and_service_recovers(
 ) -> None:
     """No index yet: /readyz says why, customers are handed to a person (stored, in the queue),
     and the service picks the index up once it exists, without a restart."""
-    monkeypatch.setattr(api.app, "REOPEN_SECONDS", 0.2)
+    monkeypatch.setattr(api.main, "REOPEN_SECONDS", 0.2)
     data = tmp_path / "data"
     settings = Settings(kb_dir=sample[0].kb_dir, data_dir=data)
     with serve(create_app(settings)) as base:
@@ -157,8 +158,8 @@ def test_vector_store_dying_under_a_running_service(
     import sys
 
     import copilot.answer.retrieve
-    from copilot.service import open_agent
     from copilot.index.build import build_index
+    from copilot.service import open_agent
 
     monkeypatch.setattr(copilot.answer.retrieve, "IN_MEMORY_MAX_CHUNKS", 0)
     port = free_port()
@@ -188,7 +189,9 @@ def test_vector_store_dying_under_a_running_service(
         build_index(settings, embedder)
         agent, index = open_agent(settings, embedder=embedder)
         engine = db.connect(None, tmp_path)
-        with serve(create_app(settings, agent=agent, engine=engine)) as base:
+        with serve(
+            create_app(settings, copilot=Copilot(settings, engine=engine, agent=agent))
+        ) as base:
             first = httpx.post(f"{base}/v1/chat", json={"message": QUESTION}, timeout=30)
             assert first.json()["type"] == "answer"
             proc.send_signal(signal.SIGKILL)
@@ -217,7 +220,11 @@ def test_a_locked_sqlite_database_is_a_clear_503_and_nothing_half_written(
 ) -> None:
     engine = db.connect(None, tmp_path)
     settings = Settings(kb_dir=sample[0].kb_dir, data_dir=tmp_path)
-    with serve(create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)) as base:
+    with serve(
+        create_app(
+            settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+        )
+    ) as base:
         ok = httpx.post(f"{base}/v1/chat", json={"message": QUESTION}, timeout=30).json()
         before = stored_turns(engine)
         locker = sqlite3.connect(tmp_path / "copilot.db", isolation_level=None)
@@ -251,7 +258,9 @@ def test_an_unreachable_postgres_is_a_clear_503(sample: Any, tmp_path: Path) -> 
         engine = db.connect(url, tmp_path)
         engine.dispose()
         engine = sa.create_engine(db.database_url(url, tmp_path), pool_pre_ping=True)
-        app = create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)
+        app = create_app(
+            settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+        )
         with serve(app) as base:
             assert httpx.get(f"{base}/readyz").status_code == 200
             assert httpx.post(f"{base}/v1/chat", json={"message": QUESTION}).status_code == 200

@@ -14,17 +14,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from api.app import create_app
-from copilot.record import db
+from api.main import create_app
 from copilot.answer.agent import Agent
 from copilot.answer.confidence import ConfidenceModel
-from copilot.index.build import build_index
 from copilot.answer.retrieve import Retriever
-from copilot.settings import ApiKey, Settings
+from copilot.index.build import build_index
 from copilot.index.chroma import open_current
+from copilot.record import db
+from copilot.service import Copilot
+from copilot.settings import ApiKey, Settings
+from copilot.testing.live import serve
 from tests.browser import chromium
 from tests.conftest import ROOT
-from copilot.testing.live import serve
 
 pytestmark = pytest.mark.slow
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
@@ -49,7 +50,11 @@ def site(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
         ],
     )
     engine = db.connect(None, tmp)
-    with serve(create_app(settings, agent=Agent(sample[2], ALWAYS), engine=engine)) as base:
+    with serve(
+        create_app(
+            settings, copilot=Copilot(settings, engine=engine, agent=Agent(sample[2], ALWAYS))
+        )
+    ) as base:
         yield base, engine
     engine.dispose()
 
@@ -184,7 +189,9 @@ def hostile_kb(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with open_current(settings.index_dir, None) as index:
         agent = Agent(Retriever(index, embedder), ALWAYS)
         engine = db.connect(None, tmp)
-        with serve(create_app(settings, agent=agent, engine=engine)) as base:
+        with serve(
+            create_app(settings, copilot=Copilot(settings, engine=engine, agent=agent))
+        ) as base:
             page_html["/"] = (
                 f"<html><head><style>{HOSTILE_CSS}</style></head><body><p>shop</p>"
                 f'<script src="{base}/widget.js" data-title="Shop help"></script></body></html>'

@@ -23,6 +23,7 @@ from copilot.answer.grounding import (
     join_sentences,
     source_text,
 )
+from copilot.answer.judge import Judge, Verdict
 from copilot.answer.llm import ChatModel
 from copilot.answer.retrieve import Ranking, Retriever, standalone_query
 from copilot.errors import LLMError
@@ -73,8 +74,9 @@ class Agent:
         llm_fallback: Literal["extractive", "handoff"] = "extractive",
         page_areas: dict[str, str] | None = None,
         links: LinkPolicy | None = None,
+        judge: Judge | None = None,
     ) -> None:
-        self.retriever, self.model, self.llm = retriever, model, llm
+        self.retriever, self.model, self.llm, self.judge = retriever, model, llm, judge
         self.prompts = prompts or (Prompts.load() if llm else None)
         self.llm_fallback = llm_fallback
         self.page_areas = page_areas or {}
@@ -134,8 +136,22 @@ class Agent:
             return self._handoff("no_results", confidence, ranking, transcript, context)
         top = ranking.hits[0]
         if confidence.value >= self.model.answer_threshold:
-            decide("answer", confidence, tuple(ranking.hits))
-            return self._answer(question, history, ranking, confidence, context, on_delta)
+            verdict = self._second_opinion(question, history, ranking)
+            if verdict.choice == 1 or not verdict.usable:
+                decide("answer", confidence, tuple(ranking.hits))
+                reply = self._answer(question, history, ranking, confidence, context, on_delta)
+                return replace(reply, fault="; ".join(f for f in (reply.fault, verdict.fault) if f))
+            # The judge read the passages and disagrees with the top one: suggest, never answer.
+            picked = verdict.choice
+            hits = list(ranking.hits)
+            if picked is not None:
+                hits.insert(0, hits.pop(picked - 1))
+            signals = {**confidence.signals, "judge_choice": float(picked or 0)}
+            confidence = replace(confidence, signals=signals)
+            if len(hits) > 1:
+                text = clarify_text(hits[0], hits[1])
+                return Reply("clarify", text, confidence, (), None, tuple(hits))
+            return self._handoff("low_confidence", confidence, ranking, transcript, context)
         second = ranking.hits[1] if len(ranking.hits) > 1 else None
         if (
             second is not None
@@ -146,6 +162,12 @@ class Agent:
                 "clarify", clarify_text(top, second), confidence, (), None, tuple(ranking.hits)
             )
         return self._handoff("low_confidence", confidence, ranking, transcript, context)
+
+    def _second_opinion(self, question: str, history: Sequence[Turn], ranking: Ranking) -> Verdict:
+        """The judge's verdict when there is a judge; "agrees" (passage 1) when there is none."""
+        if self.judge is None:
+            return Verdict(1)
+        return self.judge.judge(question, history, ranking.hits, self.retriever.catalog)
 
     def _standalone(self, question: str, history: Sequence[Turn]) -> str:
         if self.llm is None or self.prompts is None or not history:

@@ -7,6 +7,7 @@ import base64
 import codecs
 import json
 import re
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,12 @@ def leet(text: str) -> str:
     return text.translate(str.maketrans("aeiost", "4310$7"))
 
 
-ENCODERS = {"base64": b64, "rot13": rot13, "leet": leet, "hex": lambda t: t.encode().hex()}
+ENCODERS: dict[str, Callable[[str], str]] = {
+    "base64": b64,
+    "rot13": rot13,
+    "leet": leet,
+    "hex": lambda t: t.encode().hex(),
+}
 ENCODED = re.compile(r"\{(base64|rot13|leet|hex):([^{}]*)\}")
 CANARY = re.compile(r"\{canary:(\w+)\}")
 

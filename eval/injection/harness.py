@@ -87,15 +87,15 @@ def planted_service(
     prompt; `path` is "extractive" or "llm" (the obedient model behind a local endpoint)."""
     import hashlib
 
-    from api.app import create_app
-
+    from api.main import create_app
     from copilot.answer.agent import Agent
     from copilot.answer.confidence import ConfidenceModel
     from copilot.answer.grounding import Prompts
     from copilot.answer.llm import OpenAIChat
     from copilot.answer.retrieve import Retriever
-    from copilot.index.store import open_current
+    from copilot.index.chroma import open_current
     from copilot.record import db
+    from copilot.service import Copilot
     from copilot.settings import ApiKey, Settings
     from copilot.testing.fake_openai import fake_openai_server
     from copilot.testing.live import serve
@@ -121,9 +121,13 @@ def planted_service(
         # it; it needs a seam on Agent (e.g. `leaks=` a factory for Leaks) to do so again.
         agent = Agent(retriever, always, llm=llm, prompts=prompts, links=links)
         engine = db.connect(None, data / f"db-{path}")
-        with serve(create_app(settings, agent=agent, engine=engine)) as base:
-            yield base, model
-        engine.dispose()
+        service = Copilot(settings, engine=engine, agent=agent)
+        try:
+            with serve(create_app(settings, copilot=service)) as base:
+                yield base, model
+        finally:
+            service.close()
+            engine.dispose()
 
 
 def lenient_lint(
