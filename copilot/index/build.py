@@ -168,8 +168,8 @@ def _update(
             report.updated.append(article_id)
         else:
             report.unchanged += 1
-    if not report.changed and current is not None and not full:
-        return
+    if old is not None and not report.changed and old.skipped == snap.skipped:
+        return  # nothing to write (a change in what lint skipped is a change too)
     base = current if old is not None else None
     # One writer thread does all the store work, in order: open the draft (a folder copy and the
     # chromadb/llama-index imports, ~3 s) and then add each batch, while this thread chunks and
@@ -253,7 +253,13 @@ def _embed_and_add(
     counts: dict[str, int] = {}
     for c in chunks:
         counts[c.article_id] = counts.get(c.article_id, 0) + 1
-    manifest = Manifest(embedder=embedder.name, dim=dim, chunker=policy.key, built_at=time.time())
+    manifest = Manifest(
+        embedder=embedder.name,
+        dim=dim,
+        chunker=policy.key,
+        built_at=time.time(),
+        skipped=dict(snap.skipped),
+    )
     for article_id, (article, key, _) in snap.articles.items():
         if article_id in counts:
             entry = ArticleEntry(

@@ -31,6 +31,9 @@ class Manifest:
     chunker: str
     articles: dict[str, ArticleEntry] = field(default_factory=dict)
     built_at: float = 0.0
+    # Articles in the KB folder left out of this build: path -> "path:line: CODE message".
+    # Every place that reports on the KB shows them (nothing is dropped silently).
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def chunk_count(self) -> int:
