@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 import httpx
-from api.app import ChatRequest, create_app
 
+from api.main import create_app
+from api.schemas import ChatRequest
 from bench.serving import index
 from bench.timing import percentiles, timed
 from copilot.answer.compose import extractive_answer
@@ -26,7 +27,7 @@ from copilot.answer.retrieve import standalone_query, tokenize
 from copilot.evals.dataset import load_dataset
 from copilot.record import db
 from copilot.record.conversations import Conversations
-from copilot.service import open_agent
+from copilot.service import Copilot, open_agent
 from copilot.settings import Settings
 from copilot.testing.live import serve
 from copilot.types import Turn
@@ -109,7 +110,7 @@ def main(generated: int = 0) -> None:
         http_settings = Settings(
             kb_dir=settings.kb_dir, data_dir=settings.data_dir, rate_limit_per_minute=10**9
         )
-        app = create_app(http_settings, agent=agent, engine=engine)
+        app = create_app(http_settings, copilot=Copilot(http_settings, engine=engine, agent=agent))
         with serve(app) as base, httpx.Client(base_url=base) as http:
             json_type = {"Content-Type": "application/json"}
 

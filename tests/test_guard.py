@@ -45,3 +45,28 @@ def test_leaks_are_identifiers_or_prompt_text_from_nowhere() -> None:
     assert leaks.why("Note: you are the help assistant of a software product [1].") == (
         "repeats the system prompt"
     )
+
+
+# Bypasses a poisoned article got past the old guard (Python's urlsplit disagrees with browsers).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://evil.example\\@flowbench.io/x",
+        "\\\\evil.example/x",
+        "https:\\\\evil.example\\x",
+        "download evil-downloads.com/fixer.exe now",
+        "https://user:pass@flowbench.io/login",
+        "https://flowbench.io%2eevil.test/",
+        "![x](\\\\evil.example/p.png)",
+        "[login](https:/\\evil.example/login)",
+    ],
+)
+def test_urls_are_judged_as_browsers_parse_them(text: str) -> None:
+    cleaned = POLICY.clean(text)
+    assert "evil" not in cleaned.replace("(link removed)", "")
+    assert POLICY.offsite(text)
+
+
+def test_file_names_and_versions_are_not_links() -> None:
+    text = "Edit config.json and setup.py, see sso-login-loop.md, e.g. version 1.2.3."
+    assert POLICY.clean(text) == text

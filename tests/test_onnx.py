@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from copilot.errors import ConfigError
 from copilot.index.build import onnx as onnx_embed
 from copilot.index.embed import SentenceTransformerEmbedder, load_embedder, minilm_path
-from copilot.errors import ConfigError
 from copilot.index.onnx import OnnxEmbedder, export, onnx_dir
 from copilot.settings import Settings
 from tests.conftest import ROOT
@@ -76,7 +76,7 @@ def test_serving_never_imports_torch_when_the_export_is_ready(exported: Path) ->
     code = (
         "import json, sys\n"
         "from fastapi.testclient import TestClient\n"
-        "from api.app import create_app\n"
+        "from api.main import create_app\n"
         "from copilot.settings import load_settings\n"
         f"app = create_app(load_settings(data_dir={str(exported)!r}))\n"
         "with TestClient(app) as client:\n"

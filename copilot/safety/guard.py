@@ -2,7 +2,8 @@
 
 Two rules, checked on every reply, extractive or LLM, so they hold even with a model that obeys any
 instruction it reads (docs/reliability.md measures that):
-- links and images go only to the product's own hosts (`link_hosts`); anything else is removed;
+- links and images go only to the product's own hosts (`link_hosts`), as a browser would parse
+  them (copilot/safety/urls.py); anything else is removed;
 - an LLM sentence may not carry an identifier (a token mixing letters and digits, like a key, a
   code or a canary) that is in none of its sources nor the conversation, nor repeat the system
   prompt. Both catch leaked secrets and made-up error codes alike.
@@ -12,67 +13,49 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from fnmatch import fnmatch
-from urllib.parse import urlsplit
 
-# Absolute URLs (any scheme with //, protocol-relative, www.) and data: URIs.
-URL = re.compile(
-    r"(?:\b[a-z][a-z0-9+.-]*:)?//[^\s<>\"'`)\]]+|\bwww\.[^\s<>\"'`)\]]+|\bdata:[^\s<>\"'`)\]]+",
-    re.I,
-)
+from copilot.safety.urls import UrlPolicy
+
 # A link's target may hold one level of balanced parentheses, as CommonMark allows.
 TARGET = r"\(\s*<?((?:[^()\s>]|\([^()\s]*\))*)[^)]*\)"
 MD_IMAGE = re.compile(r"!\[([^\]]*)\]" + TARGET)
 MD_LINK = re.compile(r"\[([^\]]*)\]" + TARGET)
 HTML_TAG = re.compile(
-    r"<\s*(?:img|a|iframe|script|link|object|embed|source|video|audio)\b[^>]*>?", re.I
+    r"<\s*(?:img|a|iframe|script|link|object|embed|source|video|audio|form|base|meta)\b[^>]*>?",
+    re.I,
 )
-HTML_URL = re.compile(r"\b(?:src|href|srcset|data|poster)\s*=\s*[\"']?([^\"'\s>]+)", re.I)
+HTML_URL = re.compile(
+    r"\b(?:src|href|srcset|data|poster|action|content)\s*=\s*[\"']?([^\"'\s>]+)", re.I
+)
 IDENTIFIER = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9][\w-]{5,}\b", re.I)
 REMOVED = "(link removed)"
 SHINGLE = 6  # words in a row shared with the system prompt that count as repeating it
 
 
 class LinkPolicy:
-    """Which hosts replies may link to: globs like "example.com", "*.example.com". Relative links
-    (the API's own article pages) are always fine."""
+    """Removes from a text what `UrlPolicy` does not allow a customer to see: off-site images
+    dropped, off-site links reduced to their words, other off-site URLs (bare domains included)
+    replaced, and HTML tags that point off-site removed."""
 
     def __init__(self, hosts: Sequence[str]) -> None:
-        self.hosts = [h.lower() for h in hosts]
+        self.policy = UrlPolicy(hosts)
 
     def allowed(self, url: str) -> bool:
-        url = url.strip()
-        if url.lower().startswith("data:"):
-            return False
-        if url.lower().startswith("www."):
-            url = "//" + url
-        parts = urlsplit(url)
-        if not parts.netloc:
-            return not parts.scheme  # a relative link: this site
-        if parts.scheme.lower() not in ("http", "https", ""):
-            return False
-        host = (parts.hostname or "").lower()
-        return any(fnmatch(host, glob) for glob in self.hosts)
+        return self.policy.allowed(url)
 
     def offsite(self, text: str) -> list[str]:
         """The URLs in `text` a reply may not show."""
-        found = [m.group() for m in URL.finditer(text)]
+        found = [url for _, _, url in self.policy.find(text)]
         found += [m.group(2) for m in MD_LINK.finditer(text)]
         found += [u for m in HTML_TAG.finditer(text) for u in HTML_URL.findall(m.group())]
         return [u for u in found if u and not self.allowed(u)]
 
     def clean(self, text: str) -> str:
-        """`text` with off-site images dropped, off-site links reduced to their words, other
-        off-site URLs replaced, and HTML tags that point off-site removed."""
-
         def image(m: re.Match[str]) -> str:
             return m.group() if self.allowed(m.group(2)) else ""
 
         def link(m: re.Match[str]) -> str:
             return m.group() if self.allowed(m.group(2)) else m.group(1)
-
-        def bare(m: re.Match[str]) -> str:
-            return m.group() if self.allowed(m.group()) else REMOVED
 
         def tag(m: re.Match[str]) -> str:
             return m.group() if all(map(self.allowed, HTML_URL.findall(m.group()))) else ""
@@ -80,7 +63,12 @@ class LinkPolicy:
         text = HTML_TAG.sub(tag, text)
         text = MD_IMAGE.sub(image, text)
         text = MD_LINK.sub(link, text)
-        return URL.sub(bare, text)
+        out, last = [], 0
+        for start, end, url in self.policy.find(text):
+            if not self.allowed(url):
+                out += [text[last:start], REMOVED]
+                last = end
+        return "".join([*out, text[last:]])
 
 
 class Leaks:
