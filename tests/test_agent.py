@@ -1,20 +1,20 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from copilot.answer import agent as agent_module
-from copilot.answer.agent import Agent, area_for_page, unhelpful_streak
-from copilot.service import open_agent
+from copilot.answer.agent import CLARIFY_MARGIN, Agent, area_for_page, unhelpful_streak
 from copilot.answer.calibrate import ensure_calibrated, params_path
 from copilot.answer.compose import extractive_answer, steps
 from copilot.answer.confidence import SIGNALS, ConfidenceModel, threshold_for
 from copilot.answer.retrieve import Retriever
-from copilot.settings import Settings
 from copilot.index.chroma import OpenIndex
+from copilot.service import open_agent
+from copilot.settings import Settings
 from copilot.types import CustomerContext, Hit, Turn
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
@@ -67,14 +67,19 @@ def test_handoff_reasons(sample: tuple[Settings, OpenIndex, Retriever]) -> None:
 
 
 def test_clarify_when_two_articles_are_close(
-    sample: tuple[Settings, OpenIndex, Retriever], monkeypatch: pytest.MonkeyPatch
+    sample: tuple[Settings, OpenIndex, Retriever],
 ) -> None:
     _, _, retriever = sample
-    monkeypatch.setattr(agent_module, "CLARIFY_MARGIN", 100.0)
     model = ConfidenceModel(answer_threshold=1.01, clarify_threshold=0.0)
+    close = retriever.rank("invite").hits  # two invite articles, fused scores ~0.2 apart
+    assert close[0].score - close[1].score < CLARIFY_MARGIN
     reply = Agent(retriever, model).reply("invite")
     assert reply.type == "clarify"
     assert reply.hits[0].title in reply.text and reply.hits[1].title in reply.text
+    # One clear winner is not a choice to offer: below the threshold it is a handoff.
+    clear = retriever.rank("invoice").hits
+    assert clear[0].score - clear[1].score > CLARIFY_MARGIN
+    assert Agent(retriever, model).reply("invoice").type == "handoff"
 
 
 def test_stale_articles_carry_a_caveat() -> None:
@@ -106,21 +111,21 @@ def test_threshold_for_meets_the_target() -> None:
 
 
 def test_self_calibration_is_saved_and_refitted_when_the_index_changes(
-    sample: tuple[Settings, OpenIndex, Retriever],
+    sample: tuple[Settings, OpenIndex, Retriever], tmp_path: Path
 ) -> None:
-    settings, index, retriever = sample
-    model = ensure_calibrated(retriever, settings.data_dir)
-    assert "46 articles" in model.fitted_on and 0.0 < model.answer_threshold <= 1.0
-    saved = json.loads(params_path(settings.data_dir).read_text())
+    _, index, retriever = sample
+    model = ensure_calibrated(retriever, tmp_path)
+    assert f"{len(retriever.catalog)} articles" in model.fitted_on
+    assert 0.0 < model.answer_threshold <= 1.0
+    saved = json.loads(params_path(tmp_path).read_text())
     assert saved["notes"]["index_built_at"] == index.manifest.built_at
-    again = ensure_calibrated(retriever, settings.data_dir)
+    again = ensure_calibrated(retriever, tmp_path)
     assert again == model  # loaded, not refitted
-    index.manifest.built_at += 1  # as if the KB was re-indexed
-    try:
-        refit = ensure_calibrated(retriever, settings.data_dir)
-        assert refit.notes["index_built_at"] == index.manifest.built_at
-    finally:
-        index.manifest.built_at -= 1
+    # As if the KB was re-indexed: the same chunks under a newer manifest (the shared index
+    # itself is left alone).
+    newer = replace(index, manifest=replace(index.manifest, built_at=index.manifest.built_at + 1))
+    refit = ensure_calibrated(Retriever(newer, retriever.embedder), tmp_path)
+    assert refit.notes["index_built_at"] == newer.manifest.built_at
 
 
 def test_cli_ask_json_follows_the_contract(
@@ -179,15 +184,19 @@ def test_cli_chat_keeps_the_conversation(
 
 
 def test_torn_calibration_file_is_refitted_and_cli_calibrate(
-    sample: tuple[Settings, OpenIndex, Retriever], capsys: pytest.CaptureFixture[str]
+    sample: tuple[Settings, OpenIndex, Retriever],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     from copilot.cli import main
 
     settings, _, retriever = sample
-    params_path(settings.data_dir).write_text('{"weights": [0.1, ')  # killed mid-write
-    model = ensure_calibrated(retriever, settings.data_dir)
+    data = tmp_path / "data"
+    shutil.copytree(settings.data_dir, data)  # torn files go into a copy, not the shared index
+    params_path(data).write_text('{"weights": [0.1, ')  # killed mid-write
+    model = ensure_calibrated(retriever, data)
     assert model.fitted_on.startswith("self-calibration")
-    assert main(["calibrate", "--data-dir", str(settings.data_dir)]) == 0
+    assert main(["calibrate", "--data-dir", str(data)]) == 0
     assert "answer when confidence >=" in capsys.readouterr().out
 
 

@@ -10,15 +10,9 @@ one thing the workers' environment adds: `COPILOT_SETTINGS_FILE`, read by `worke
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import secrets
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +87,11 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> in
     naming the file there would mean changing our own `os.environ`. A child process takes its
     environment as an argument instead, and uvicorn's command line is its stable interface.
     """
+    import signal
+    import subprocess
+    import tempfile
+    import threading
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # The settings hold secrets (LLM key, webhook secret, database URL): mkstemp makes the file
     # readable by this user only, and it is removed when the server stops.
@@ -102,12 +101,14 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> in
     command = [sys.executable, "-m", "uvicorn", WORKER_APP, "--factory"]
     command += ["--host", host, "--port", str(port), "--workers", str(workers)]
     command += ["--log-level", "warning"]
-    child = subprocess.Popen(command, env={**os.environ, SETTINGS_FILE_ENV: name})
     # SIGTERM (a service manager, `kill`) reaches only us: pass it on so uvicorn shuts its
     # workers down instead of being orphaned. Signal handlers can only be set on the main thread.
     forward = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, lambda *_: child.terminate()) if forward else None
+    previous = signal.getsignal(signal.SIGTERM)
     try:
+        child = subprocess.Popen(command, env={**os.environ, SETTINGS_FILE_ENV: name})
+        if forward:
+            signal.signal(signal.SIGTERM, lambda *_: child.terminate())
         while True:
             try:
                 return child.wait()
@@ -138,6 +139,9 @@ def _create_app(settings: Settings) -> FastAPI:
 
 
 def run_keys(args: argparse.Namespace) -> int:
+    import hashlib
+    import secrets
+
     key = "scp_" + secrets.token_urlsafe(32)
     entry = {
         "name": args.name,
