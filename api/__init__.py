@@ -1,2 +1,2 @@
-"""The HTTP service: FastAPI app, help widget and agent console. The library (`copilot`) does the
-work; this package stays thin and holds no retrieval logic."""
+"""The HTTP service: FastAPI app, help widget and agent console. HTTP in, `copilot.service.Copilot`
+calls out: this package holds no retrieval or storage logic."""

@@ -96,22 +96,12 @@ class Metrics:
                 lines.append(
                     f'copilot_http_request_seconds_count{{route="{path}"}} {self.counts[path]}'
                 )
-            lines += [
-                "# HELP copilot_replies_total Replies by decision.",
-                "# TYPE copilot_replies_total counter",
-            ]
-            lines += [
-                f'copilot_replies_total{{type="{t}"}} {n}'
-                for t, n in sorted(self.decisions.items())
-            ]
-            lines += [
-                "# HELP copilot_handoffs_total Handoffs by reason.",
-                "# TYPE copilot_handoffs_total counter",
-            ]
-            lines += [
-                f'copilot_handoffs_total{{reason="{r}"}} {n}'
-                for r, n in sorted(self.handoffs.items())
-            ]
+            lines += _counter(
+                "copilot_replies_total", "Replies by decision.", "type", self.decisions
+            )
+            lines += _counter(
+                "copilot_handoffs_total", "Handoffs by reason.", "reason", self.handoffs
+            )
             lines += [
                 "# HELP copilot_zero_results_total Replies that found no article.",
                 "# TYPE copilot_zero_results_total counter",

@@ -37,13 +37,13 @@ def main(kb: str, dataset: str) -> None:
         build_index(settings, embedder, today=date(2026, 11, 24))
         with open_current(settings.index_dir, None) as index:
             retriever = Retriever(index, embedder)
-            areas = sorted({a.product_area for a in retriever.articles.values()})
+            areas = sorted({a.product_area for a in retriever.catalog})
             rows = []
             for boost in BOOSTS:
                 retriever.weights = FusionWeights(area_boost=boost)
                 right = wrong = 0
                 for q in questions:
-                    expected = retriever.articles[q.expected[0]].product_area
+                    expected = retriever.catalog[q.expected[0]].product_area
                     misleading = rng.choice([a for a in areas if a != expected] or [expected])
                     query = standalone_query(q.question, list(q.history))
                     for area, count in ((expected, "right"), (misleading, "wrong")):

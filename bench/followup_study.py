@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from copilot.answer.retrieve import Retriever, _zscores, tokenize  # TODO(lead): public API
+from copilot.answer.retrieve import Retriever, tokenize, zscores
 from copilot.evals.dataset import load_dataset
 from copilot.index.chroma import open_current
 from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
@@ -39,8 +39,8 @@ def study(data_dir: Path, name: str) -> dict[str, Any]:
             dense = r.dense.scores(text, "customer")[0]
             keyword = r.keyword.scores(tokenize(text))
             floor = min(dense.values())
-            zd = _zscores({a: dense.get(a, floor) for a in ids})
-            zk = _zscores({a: keyword.get(a, 0.0) for a in ids})
+            zd = zscores({a: dense.get(a, floor) for a in ids})
+            zk = zscores({a: keyword.get(a, 0.0) for a in ids})
             cache[text] = {a: r.weights.dense * zd[a] + r.weights.keyword * zk[a] for a in ids}
         return cache[text]
 

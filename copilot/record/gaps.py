@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine, select
 
-from copilot.record import db
 from copilot.index.embed import Embedder
+from copilot.record import db
 
 SIMILAR = 0.55  # cosine to a cluster's centroid to join it (MiniLM: paraphrases ~.6-.9)
 GAP_REASONS = ("no_results", "low_confidence")

@@ -66,27 +66,36 @@ _NOT_A_VALUE = (
     r"|of|and|or|but|if|when|shown|visible|hidden|updated|generated|revoked|rotated|none|null"
 )
 _LABELLED = re.compile(
-    r"(?i)\b(?:[A-Za-z]+[_-])*(?:password|passwd|passcode|passphrase|pwd|pw|pin|secret|token"
+    r"(?i)(?<![^\W_])(?:password|passwd|passcode|passphrase|pass|pwd|pw|pin|secret|token"
     r"|(?:api|secret|access|private|license|signing)[_ -]?key)(?:[_-][A-Za-z]+)*\b"
     r"[\"']?\s*(?P<sep>[:=]|\b(?:is|was)\b)\s*[\"']?"
-    rf"(?P<v>(?!(?:{_NOT_A_VALUE})\b)(?!\[[A-Z_]+\])[^\s\"',;]{{4,}})"
+    # the value: 4+ characters, never a placeholder (so redacting twice changes nothing more)
+    rf"(?P<v>(?!(?:{_NOT_A_VALUE})\b)(?:(?!\[[A-Z_]+\])[^\s\"',;\x00]){{4,}})"
 )
+_PIN = re.compile(r"(?i)(?<![^\W_])(?:passcode|pin)\s+(?P<v>\d{4,8})\b")  # "passcode 4829"
 _B64_40 = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
-_AWS_CONTEXT = re.compile(r"(?i)aws|secret|access.?key|credential")
+_AWS_CONTEXT = re.compile(r"aws|secret|access.?key|credential")  # (in lower case)
 
 
 _WHSEC = _regex(r"\bwhsec_[A-Za-z0-9+/=]{20,}")  # Stripe webhook signing secret
-_URL_PASSWORD = _regex(r"://[^\s:/@]+:(?P<v>[^\s:/@]+)@")  # user:password@host
+_URL_PASSWORD = _regex(r"://[^\s:/@\x00]+:(?P<v>[^\s:/@\x00]+)@")  # user:password@host
 
 
 def _secrets(text: str) -> Iterator[tuple[int, int]]:
-    yield from _WHSEC(text)
-    yield from _URL_PASSWORD(text)
-    for m in _B64_40.finditer(text):  # an AWS secret access key: 40 characters, near its name
-        v = m.group()
-        mixed = any(c.isupper() for c in v) and any(c.islower() for c in v)
-        if mixed and _AWS_CONTEXT.search(text, max(0, m.start() - 80), m.start()):
-            yield m.span()  # (mixed case, so never a hex commit hash)
+    low = text.lower()
+    if "whsec_" in low:
+        yield from _WHSEC(text)
+    if "://" in text:
+        yield from _URL_PASSWORD(text)
+    if _AWS_CONTEXT.search(low):
+        for m in _B64_40.finditer(text):  # an AWS secret access key: 40 characters, near its name
+            v = m.group()
+            mixed = any(c.isupper() for c in v) and any(c.islower() for c in v)
+            if mixed and _AWS_CONTEXT.search(low, max(0, m.start() - 80), m.start()):
+                yield m.span()  # (mixed case, so never a hex commit hash)
+    if not any(w in low for w in ("pass", "pw", "pin", "secret", "token", "key")):
+        return
+    yield from (m.span("v") for m in _PIN.finditer(text))
     for m in _LABELLED.finditer(text):
         # after "is"/"was" a value must look made up (a digit or symbol), not be an English word
         if m["sep"] in ":=" or not m["v"].isalpha():
@@ -94,6 +103,10 @@ def _secrets(text: str) -> Iterator[tuple[int, int]]:
 
 
 # --- numbers with a check digit -----------------------------------------------------------------
+def _digits(text: str) -> int:
+    return sum(c.isdigit() for c in text)
+
+
 def luhn(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -113,6 +126,8 @@ def _cards(text: str) -> Iterator[tuple[int, int]]:
         if text[m.end() : m.end() + 1].isalnum():
             continue
         run = m.group()
+        if len(run) < 13:
+            continue
         groups = re.split(r"[ .-]", run)
         if "." in run and any(len(g) < 4 for g in groups[:-1]):
             continue  # a version or an IP address, not a card
@@ -196,7 +211,7 @@ _ADDRESS_TAIL = (
 _ADDRESS = (
     # 221B Baker Street; 1600 Amphitheatre Parkway, Mountain View, CA 94043 (not "3 Google Drive")
     r"\b\d{1,5}[A-Za-z]?\s+(?!(?:Google|Shared|Team|My|USB|Hard|External|One)\s)"
-    rf"(?:[A-Z][A-Za-z'.-]*\s+){{1,3}}(?:{_STREET})\b\.?{_ADDRESS_TAIL}"
+    rf"(?:(?:[A-Z][A-Za-z'.-]*|\d+(?:st|nd|rd|th))\s+){{1,3}}(?:{_STREET})\b\.?{_ADDRESS_TAIL}"
     # the same typed in lower case, with a full street word
     r"|\b\d{1,5}[a-z]?\s+(?:[a-z]+\s+){1,2}(?:street|avenue|road|boulevard|lane|parkway)\b"
     r"|\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|platz|allee|gasse)\s+\d{1,4}[a-z]?\b"
@@ -213,7 +228,6 @@ _PHONE_FORMATTED = re.compile(
     r"|(?<![\w-])\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?![\d-])"  # (555) 123-4567, 555.123.4567
     r"|(?<![\w-])0\d{2,4}[\s/-]\d{3,4}[\s-]?\d{3,4}(?![\d-])"  # 030 1234 5678
 )
-_MAY_BE_PHONE = re.compile(r"\d(?:[\s().+/-]{0,3}\d){6}")
 _PHONE_CUE = re.compile(
     r"(?i)\b(?:call|phone|tel|telephone|mobile|cell|text|sms|whatsapp|reach|number|fax|ring)\b"
 )
@@ -223,19 +237,24 @@ _ID_WORDS = {
     "confirmation", "customer", "inc", "job", "batch", "version", "port", "seats", "users",
 }  # fmt: skip
 _DIGITS_BEFORE = re.compile(r"\d[ -]?$")
+_PHONE_CLUSTER = re.compile(r"\+?\(?\d[\d \t().-]*\d")
+_DATE_LIKE = re.compile(r"\d{4}-\d\d-\d\d|\d\d?[.-]\d\d?[.-]\d{2,4}")
 
 
 def _phones(text: str) -> Iterator[tuple[int, int]]:
     """Formatted numbers by pattern (fictional 555 numbers included), then whatever
     `phonenumbers` finds (international formats; bare digits only after a cue like "call me on")."""
-    if not _MAY_BE_PHONE.search(text):
-        return
     candidates = [(m.start(), m.end(), True) for m in _PHONE_FORMATTED.finditer(text)]
-    for pm in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.POSSIBLE):
-        bare = pm.raw_string.isdigit()
-        candidates.append((pm.start, pm.end, not bare))
+    for c in _PHONE_CLUSTER.finditer(text):  # the matcher is slow: give it only what may be one
+        if _digits(c.group()) < 8 or _DATE_LIKE.fullmatch(c.group()):
+            continue
+        for pm in phonenumbers.PhoneNumberMatcher(c.group(), "US", phonenumbers.Leniency.POSSIBLE):
+            if "." in pm.raw_string and not pm.raw_string.startswith("+"):
+                continue  # 120.0.6099.129 is a version; dotted 555.201.3344 is matched above
+            bare = pm.raw_string.isdigit()
+            candidates.append((c.start() + pm.start, c.start() + pm.end, not bare))
     for s, e, formatted in candidates:
-        if not 8 <= sum(c.isdigit() for c in text[s:e]) <= 15:
+        if not 8 <= _digits(text[s:e]) <= 15:
             continue
         if s and (text[s - 1].isalnum() or text[s - 1] in "-_/.#$€£"):
             continue  # part of an identifier or a price
@@ -255,11 +274,12 @@ _IP = re.compile(
     r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
     r"|(?<![\w:])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{1,4}\b"  # IPv6, "::" included
 )
+_IPV4 = re.compile(_IP.pattern.split("|")[0])
 _VERSION_BEFORE = re.compile(r"(?i)\b(?:version|ver\.?|v|build|release)\s*$")
 
 
 def _ips(text: str) -> Iterator[tuple[int, int]]:
-    for m in _IP.finditer(text):
+    for m in (_IP if text.count(":") > 1 else _IPV4).finditer(text):
         if _VERSION_BEFORE.search(text, 0, m.start()):
             continue  # "version 1.2.3.4" is a version number
         try:
@@ -270,20 +290,21 @@ def _ips(text: str) -> Iterator[tuple[int, int]]:
 
 
 # Order matters: an earlier kind wins an overlap (keys hold digits and "@"; a PEM block holds all).
-DETECTORS: list[tuple[str, Finder]] = [
-    ("SECRET", _regex(_PEM)),
-    ("TOKEN", _regex(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}")),
-    ("API_KEY", _regex(rf"\b(?:{_KEY_FORMATS})\b")),
-    ("SECRET", _secrets),
-    ("EMAIL", _regex(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")),
-    ("IBAN", _ibans),
-    ("SSN", _regex(_SSN)),
-    ("CARD", _cards),
-    ("DOB", _regex(_DOB)),
-    ("PASSPORT", _regex(_PASSPORT, lambda v: sum(c.isdigit() for c in v) >= 5)),
-    ("ADDRESS", _regex(_ADDRESS)),
-    ("IP", _ips),  # before phones: 170.165.86.119 is possible as a phone number too
-    ("PHONE", _phones),
+# The middle column is a cheap test that the kind may be there at all: most messages have no PII.
+DETECTORS: list[tuple[str, re.Pattern[str] | None, Finder]] = [
+    ("SECRET", re.compile("PRIVATE KEY|PuTTY"), _regex(_PEM)),
+    ("TOKEN", re.compile("[Bb]earer|BEARER"), _regex(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}")),
+    ("API_KEY", re.compile(r"[\w-]{16}"), _regex(rf"\b(?:{_KEY_FORMATS})\b")),
+    ("SECRET", None, _secrets),
+    ("EMAIL", re.compile("@"), _regex(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")),
+    ("IBAN", re.compile(r"\d\d"), _ibans),
+    ("SSN", re.compile(r"\d\d"), _regex(_SSN)),
+    ("CARD", re.compile(r"\d\d"), _cards),
+    ("DOB", re.compile(r"[Bb]irth|BIRTH|[Bb]orn|BORN|[Dd]\.?[Oo]\.?[Bb]"), _regex(_DOB)),
+    ("PASSPORT", re.compile("[Pp]assport|PASSPORT"), _regex(_PASSPORT, lambda v: _digits(v) >= 5)),
+    ("ADDRESS", re.compile(r"\d"), _regex(_ADDRESS)),
+    ("IP", re.compile(r"\d\.\d|:"), _ips),  # before phones: 170.165.86.119 could be one
+    ("PHONE", re.compile(r"\d(?:[\s().+/-]{0,3}\d){6}"), _phones),
 ]
 
 
@@ -310,10 +331,15 @@ def find(text: str) -> list[tuple[int, int, str]]:
     """(start, end, type) of every PII span in `text`, leftmost first, without overlaps."""
     view, origin = _fold(text)
     spans: list[tuple[int, int, str]] = []
-    for kind, finder in DETECTORS:
+    for kind, gate, finder in DETECTORS:
+        if gate is not None and not gate.search(view):
+            continue
+        masked = view
         for s, e in finder(view):
             if s < e and not any(s < e2 and s2 < e for s2, e2, _ in spans):
                 spans.append((s, e, kind))
+                masked = masked[:s] + "\x00" * (e - s) + masked[e:]
+        view = masked  # later kinds do not see what is found (a card's digits are no phone)
     if origin is not None:
         spans = [(origin[s], origin[e - 1] + 1, kind) for s, e, kind in spans]
     return sorted(spans)
