@@ -1,11 +1,6 @@
-"""`copilot serve` (the HTTP API, the widget and the agent console) and `copilot keys` (API keys
-for agents and admins).
-
-Settings reach the app as an object, never through the environment. One worker (the default)
-runs the app built here, in this process. With `--workers N`, uvicorn must import the app in each
-worker from a string, so the resolved settings are written to a private file and its path is the
-one thing the workers' environment adds: `COPILOT_SETTINGS_FILE`, read by `worker_app()`.
-"""
+"""`copilot serve` (the HTTP API, the widget and the agent console) and `copilot keys`. Settings
+reach the app as an object: built here for one worker, or, for `--workers N`, read by each worker
+from the private file named by `COPILOT_SETTINGS_FILE` (see `_serve_workers`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """`copilot index`: embed the KB into the vector store, incrementally and crash-safely.
 
 Content hashes decide what to embed: unchanged articles are carried over, changed ones replaced,
-removed ones deleted. Articles with lint errors are skipped (or fatal with `strict`). One writer at
+removed ones deleted. Only articles that cannot be used safely are left out (unparseable, no id
+or title, hidden instructions, active HTML, an ambiguous id or audience), each named in the report
+and the manifest; `strict` makes any lint error fatal. One writer at
 a time (a lock file in the data folder); readers keep using the previous generation meanwhile.
 """
 
@@ -23,7 +25,7 @@ from copilot.index.chroma import open_store
 from copilot.index.chunk import ChunkPolicy, chunk_article
 from copilot.index.embed import Embedder
 from copilot.index.store import ArticleEntry, Generation, IndexStore, Manifest
-from copilot.kb.lint import Linter, LintOptions, lint_files
+from copilot.kb.lint import RULES, Linter, LintOptions, lint_files
 from copilot.kb.parse import article_files, load_files, load_releases, staleness
 from copilot.settings import Settings
 from copilot.types import Article, Chunk
@@ -38,7 +40,7 @@ class IndexReport:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    skipped: dict[str, str] = field(default_factory=dict)  # path -> first lint error
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> why it was left out
     chunks_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -84,31 +86,50 @@ class KBSnapshot:
     """The articles fit to index (with their content key), and the ones lint rejected."""
 
     articles: dict[str, tuple[Article, str, bool]]  # id -> (article, key, stale)
-    skipped: dict[str, str]
+    skipped: dict[str, str]  # path -> why it was left out
+    errors: dict[str, str]  # path -> its first lint error (indexed or not; for --strict)
 
 
 def snapshot(
-    kb_dir: Path, today: date, default_days: int, chunker: str, lint: Linter = lint_files
+    kb_dir: Path,
+    today: date,
+    default_days: int,
+    chunker: str,
+    lint: Linter = lint_files,
+    link_hosts: Sequence[str] = (),
 ) -> KBSnapshot:
+    """Every article in the KB folder that can be used safely. Lint errors for the docs owner
+    (a missing section, a broken link) do not keep an article out; only what makes it unsafe or
+    unusable does (rules with `blocks_index`, no id or title), and each one is named."""
     if not kb_dir.is_dir():
         raise ConfigError(f"KB folder {kb_dir} does not exist: set COPILOT_KB_DIR or pass --kb")
     files = load_files(article_files(kb_dir))
     releases, _ = load_releases(kb_dir)
-    options = LintOptions(today=today, default_review_days=default_days)
+    options = LintOptions(
+        today=today, default_review_days=default_days, link_hosts=tuple(link_hosts)
+    )
+    skipped: dict[str, str] = {}
     errors: dict[str, str] = {}
     for finding in lint(files, releases, options):
-        if finding.severity == "error" and finding.path not in errors:
-            errors[finding.path] = (
-                f"{finding.path}:{finding.line}: {finding.code} {finding.message}"
-            )
+        where = f"{finding.path}:{finding.line}: {finding.code} {finding.message}"
+        if finding.severity == "error":
+            errors.setdefault(finding.path, where)
+        if RULES[finding.code].blocks_index:
+            skipped.setdefault(finding.path, where)
     articles: dict[str, tuple[Article, str, bool]] = {}
     for f in files:
-        if f.article is None or str(f.path) in errors:
+        where = str(f.path)
+        if where in skipped:
+            continue
+        if f.article is None or not f.article.id or not f.article.title:
+            first = f.findings[0] if f.findings else None
+            why = f"{first.code} {first.message}" if first else "KB002 no id or title"
+            skipped[where] = f"{where}:{first.line if first else 1}: {why}"
             continue
         stale = staleness(f.article, today, releases, default_days).stale
         key = hashlib.sha256(f"{f.hash}|{stale}|{chunker}".encode()).hexdigest()[:32]
         articles[f.article.id] = (f.article, key, stale)
-    return KBSnapshot(articles, errors)
+    return KBSnapshot(articles, dict(sorted(skipped.items())), errors)
 
 
 def build_index(
@@ -125,11 +146,13 @@ def build_index(
     started = time.perf_counter()
     policy = policy or ChunkPolicy()
     days = settings.review_every_days
-    snap = snapshot(settings.kb_dir, today or date.today(), days, policy.key, lint)
-    if strict and snap.skipped:
+    snap = snapshot(
+        settings.kb_dir, today or date.today(), days, policy.key, lint, settings.link_hosts
+    )
+    if strict and snap.errors:
         raise LintFailed(
-            f"{len(snap.skipped)} article(s) have lint errors (--strict): "
-            + "; ".join(list(snap.skipped.values())[:3])
+            f"{len(snap.errors)} article(s) have lint errors (--strict): "
+            + "; ".join(list(snap.errors.values())[:3])
         )
     report = IndexReport(skipped=snap.skipped)
     with writer_lock(settings.data_dir):

@@ -241,14 +241,25 @@ _PHONE_CLUSTER = re.compile(r"\+?\(?\d[\d \t().-]*\d")
 _DATE_LIKE = re.compile(r"\d{4}-\d\d-\d\d|\d\d?[.-]\d\d?[.-]\d{2,4}")
 
 
+def _after_id_word(text: str, start: int) -> bool:
+    """ "order number 4155552671": the number is an identifier, not a phone."""
+    words = re.findall(r"[A-Za-z]+", text[max(0, start - 40) : start])[-2:]
+    return bool(_ID_WORDS & {w.lower() for w in words})
+
+
 def _phones(text: str) -> Iterator[tuple[int, int]]:
     """Formatted numbers by pattern (fictional 555 numbers included), then whatever
     `phonenumbers` finds (international formats; bare digits only after a cue like "call me on")."""
     candidates = [(m.start(), m.end(), True) for m in _PHONE_FORMATTED.finditer(text)]
     for c in _PHONE_CLUSTER.finditer(text):  # the matcher is slow: give it only what may be one
-        if _digits(c.group()) < 8 or _DATE_LIKE.fullmatch(c.group()):
+        cluster = c.group()
+        if not 8 <= _digits(cluster) <= 15 or _DATE_LIKE.fullmatch(cluster):
             continue
-        for pm in phonenumbers.PhoneNumberMatcher(c.group(), "US", phonenumbers.Leniency.POSSIBLE):
+        if _after_id_word(text, c.start()) or (
+            cluster.isdigit() and not _PHONE_CUE.search(text, max(0, c.start() - 40), c.start())
+        ):
+            continue  # (both are checked again below, on what the matcher returns)
+        for pm in phonenumbers.PhoneNumberMatcher(cluster, "US", phonenumbers.Leniency.POSSIBLE):
             if "." in pm.raw_string and not pm.raw_string.startswith("+"):
                 continue  # 120.0.6099.129 is a version; dotted 555.201.3344 is matched above
             bare = pm.raw_string.isdigit()
@@ -260,12 +271,9 @@ def _phones(text: str) -> Iterator[tuple[int, int]]:
             continue  # part of an identifier or a price
         if _DIGITS_BEFORE.search(text, max(0, s - 2), s):
             continue  # the tail of a longer number (an order or tracking number)
-        if text[e : e + 1].isalnum() or text[e : e + 1] in ("-", "_"):
+        if text[e : e + 1].isalnum() or text[e : e + 1] in ("-", "_") or _after_id_word(text, s):
             continue
-        before = text[max(0, s - 40) : s]
-        if _ID_WORDS & {w.lower() for w in re.findall(r"[A-Za-z]+", before)[-2:]}:
-            continue  # "order number 4155552671"
-        if formatted or _PHONE_CUE.search(before):
+        if formatted or _PHONE_CUE.search(text, max(0, s - 40), s):
             yield s, e
 
 

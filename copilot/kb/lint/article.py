@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from copilot.kb.lint.rules import RULES, LintOptions
 from copilot.kb.parse import HTML_COMMENT, INVISIBLE, staleness
+from copilot.safety.urls import UrlPolicy
 from copilot.types import REQUIRED_SECTIONS, Article, Finding, Release
 
 KNOWN_FIELDS = {
@@ -155,7 +156,7 @@ def lint_article(
         )
 
     yield from _sections(article, at)
-    yield from _content(article, at)
+    yield from _content(article, at, UrlPolicy(options.link_hosts))
 
 
 def _sections(article: Article, at: Callable[..., Finding]) -> Iterator[Finding]:
@@ -190,7 +191,7 @@ def _mask_code(text: str) -> str:
     return CODE_SPAN.sub(blank, text)
 
 
-def _content(article: Article, at: Callable[..., Finding]) -> Iterator[Finding]:
+def _content(article: Article, at: Callable[..., Finding], urls: UrlPolicy) -> Iterator[Finding]:
     body, base = _mask_code(article.body), article.body_line
 
     def pos(offset: int) -> tuple[int, int]:
@@ -217,11 +218,11 @@ def _content(article: Article, at: Callable[..., Finding]) -> Iterator[Finding]:
         else:
             what = "javascript: link"
         yield at(line, "KB017", f"active HTML {what} is not allowed in an article", col)
-    for rx in (MD_IMAGE, HTML_IMAGE):
+    for rx, what in ((MD_IMAGE, "image"), (HTML_IMAGE, "image"), (MD_LINK, "link")):
         for m in rx.finditer(body):
-            if REMOTE.match(m.group(1)):
+            if not urls.allowed(m.group(1)):
                 line, col = pos(m.start(1))
-                yield at(line, "KB018", f"off-site image {m.group(1)[:80]}", col)
+                yield at(line, "KB018", f"off-site {what} {m.group(1)[:80]}", col)
     for m in INVISIBLE.finditer(article.body):  # unmasked: code can hide text too
         line, col = pos(m.start())
         yield at(line, "KB019", f"invisible character U+{ord(m.group()):04X}", col)

@@ -18,6 +18,9 @@ class Rule:
     summary: str
     explanation: str
     opt_in: bool = False
+    # The article cannot be used safely, so the indexer leaves it out (and says so). Every other
+    # finding, error or warning, is for the docs owner: the article is still indexed.
+    blocks_index: bool = False
 
 
 RULES: dict[str, Rule] = {
@@ -29,6 +32,7 @@ RULES: dict[str, Rule] = {
             "file cannot be parsed",
             "The file is not UTF-8 text, has no '---' front matter, or its front matter is not "
             "valid YAML. Nothing else can be checked until it parses.",
+            blocks_index=True,
         ),
         Rule(
             "KB002",
@@ -86,6 +90,7 @@ RULES: dict[str, Rule] = {
             "error",
             "duplicate id",
             "Two files declare the same id; ids must be unique across the KB.",
+            blocks_index=True,
         ),
         Rule(
             "KB012",
@@ -103,7 +108,9 @@ RULES: dict[str, Rule] = {
             "KB014",
             "error",
             "bad audience",
-            "audience is 'customer' (the default) or 'internal' (agents only).",
+            "audience is 'customer' (the default) or 'internal' (agents only). Not indexed "
+            "until fixed: a misspelt 'internal' would otherwise publish an agents-only article.",
+            blocks_index=True,
         ),
         Rule(
             "KB015",
@@ -117,6 +124,7 @@ RULES: dict[str, Rule] = {
             "hidden instructions",
             "HTML comments or hidden elements that carry instructions, or lines posing as a "
             "system/assistant message: text the reader does not see must not reach a model.",
+            blocks_index=True,
         ),
         Rule(
             "KB017",
@@ -124,13 +132,16 @@ RULES: dict[str, Rule] = {
             "active HTML",
             "<script>, <iframe>, <object>, <embed>, <form>, <style> or on*= handlers: never shown "
             "to a customer, never executed.",
+            blocks_index=True,
         ),
         Rule(
             "KB018",
-            "error",
-            "off-site image",
-            "Images must be relative paths inside the KB: an off-site image can track readers or "
-            "exfiltrate data through its URL.",
+            "warning",
+            "off-site image or link",
+            "An image or link to a host that is not in `link_hosts` (copilot.toml), read as a "
+            "browser reads it. The article is indexed, but replies never show that image or "
+            "link: an off-site image can track readers or carry data out through its URL. Add "
+            "the host (e.g. your CDN) to `link_hosts` if it is yours.",
         ),
         Rule(
             "KB019",
@@ -173,6 +184,7 @@ class LintOptions:
     ignore: frozenset[str] = frozenset()
     strict: bool = False
     near_duplicate_threshold: float = 0.8
+    link_hosts: tuple[str, ...] = ()  # hosts images and links may point to (KB018)
 
     def wants(self, code: str) -> bool:
         if code in self.ignore:
