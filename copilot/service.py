@@ -196,7 +196,11 @@ class Copilot:
         """The KB linter over the configured KB folder."""
         from copilot.kb.lint import LintOptions, lint_paths
 
-        options = LintOptions(today or date.today(), self.settings.review_every_days)
+        options = LintOptions(
+            today or date.today(),
+            self.settings.review_every_days,
+            link_hosts=tuple(self.settings.link_hosts),
+        )
         return lint_paths([self.settings.kb_dir], options)
 
     def ping(self) -> None:

@@ -1,4 +1,4 @@
-"""Redaction figures on a labelled fixture (tests/fixtures/pii.jsonl, written by make_pii.py: 411
+"""Redaction figures on a labelled fixture (tests/fixtures/pii.jsonl, written by make_pii.py: 461
 strings, with near misses such as order numbers that fail Luhn, versions, non-birthday dates and
 ticket ids), per kind and overall; one test per miss of issue #16 (finding 4) and for bidi
 controls (finding 13). Run with -s to see the table: .venv/bin/pytest tests/test_redact.py -s -q"""

@@ -13,6 +13,7 @@ from typing import Any
 from copilot.cli.command import (
     EXIT_FINDINGS,
     EXIT_OK,
+    EXIT_USAGE,
     Subparsers,
     add_command,
     audience_arg,
@@ -84,10 +85,16 @@ def register(subparsers: Subparsers[Any]) -> None:
         help="wrong-answer rate the thresholds aim for with --calibrate (default 0.05)",
     )
     ev.add_argument("--no-baselines", action="store_true", help="skip the baselines (faster)")
+    ev.add_argument(
+        "--allow-skipped",
+        action="store_true",
+        help="score the KB even when more than 5%% of its articles were left out of the index",
+    )
     audience_arg(ev)
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from copilot.evals.advice import SKIPPED_LIMIT, direction
     from copilot.evals.dataset import load_dataset
     from copilot.evals.metrics import check_gates, compare
     from copilot.evals.ragas import OFFLINE_ENV
@@ -115,6 +122,12 @@ def run_eval(args: argparse.Namespace) -> int:
             target_wrong_rate=args.target_wrong_rate,
         )
     _print_eval_table(result)
+    skipped = result["skipped"]
+    assert isinstance(skipped, dict)
+    for path, why in skipped["files"].items():
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    for line in result["advice"]:  # type: ignore[attr-defined]
+        print(f"\n{line}")
     if args.calibrate:
         cal = result["calibration"]
         assert isinstance(cal, dict)
@@ -126,7 +139,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if old is not None:
         print(f"\nchange from {args.compare}:")
         for name, before, after in compare(result, old):
-            print(f"{name:<20}{before:>9.3f} -> {after:>7.3f}  ({after - before:+.3f})")
+            change = direction(name, before, after)
+            print(f"{name:<20}{before:>9.3f} -> {after:>7.3f}  ({after - before:+.3f} {change})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -139,6 +153,14 @@ def run_eval(args: argparse.Namespace) -> int:
     failed = check_gates(result, args.fail_under, args.fail_over)
     for line in failed:
         print(f"gate failed: {line}", file=sys.stderr)
+    if skipped["share"] > SKIPPED_LIMIT and not args.allow_skipped:
+        print(
+            f"error: {skipped['count']} of {skipped['articles']} articles ({skipped['share']:.0%}) "
+            "were left out of the index, so these figures do not describe your KB: fix them "
+            "(`copilot lint`) or pass --allow-skipped",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
@@ -153,19 +175,21 @@ def _read_report(path: Path) -> dict[str, object]:
 
 
 def _print_eval_table(result: dict[str, object]) -> None:
+    from copilot.evals.advice import direction
     from copilot.evals.metrics import ANSWER_METRICS, LATENCY_METRICS, RANK_METRICS
     from copilot.evals.ragas import RAGAS_METRICS
 
     names = [*RANK_METRICS, *LATENCY_METRICS]
     baselines = result.get("baselines") or {}
     assert isinstance(baselines, dict)
-    header = f"{'metric':<18}{'copilot':>10}" + "".join(f"{b:>22}" for b in baselines)
+    header = f"{'metric':<18}{'copilot':>10}" + "".join(f"{b:>29}" for b in baselines)
     print(header)
     for name in names:
         row = f"{name:<18}{float(result[name]):>10.3f}"  # type: ignore[arg-type]
+        ours = float(result[name])  # type: ignore[arg-type]
         for b in baselines.values():
             value = float(b[name])
-            row += f"{value:>12.3f} ({float(result[name]) - value:+.3f})"  # type: ignore[arg-type]
+            row += f"{value:>12.3f} ({ours - value:+.3f} {direction(name, value, ours):<6})"
         print(row)
     print(f"{result['questions']} questions, {result['answerable']} answerable")
     for name in ANSWER_METRICS:

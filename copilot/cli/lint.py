@@ -82,6 +82,7 @@ def run_lint(args: argparse.Namespace) -> int:
         select=select,
         ignore=lint.codes(args.ignore) or frozenset(),
         strict=args.strict,
+        link_hosts=tuple(settings.link_hosts),
     )
     paths = args.paths or [settings.kb_dir]
     missing = [p for p in paths if not p.exists()]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from copilot.evals.advice import direction
 from copilot.evals.metrics import ANSWER_METRICS, LATENCY_METRICS, RANK_METRICS, Outcome
 from copilot.types import Question
 
@@ -87,7 +88,8 @@ def render_html(
         cells = f"<td>{value:.3f}</td>"
         for b in baselines.values():
             if m in b:
-                cells += f"<td>{float(b[m]):.3f}</td><td>{value - float(b[m]):+.3f}</td>"
+                delta, word = value - float(b[m]), direction(m, float(b[m]), value)
+                cells += f'<td>{float(b[m]):.3f}</td><td class="{word}">{delta:+.3f} {word}</td>'
             else:
                 cells += "<td>–</td><td></td>"
         rows.append(f"<tr><th>{m}</th>{cells}</tr>")
@@ -122,16 +124,33 @@ def render_html(
         f'fill="#4a7bd0"/></svg></td></tr>'
         for s, m in by_source.items()
     )
+    lines = result.get("advice") or []
+    assert isinstance(lines, list)
+    advice = "".join(f"<li>{escape(str(line))}</li>" for line in lines)
+    skipped = result.get("skipped") or {}
+    assert isinstance(skipped, dict)
+    skipped_rows = "".join(
+        f"<tr><td>{escape(path)}</td><td>{escape(why)}</td></tr>"
+        for path, why in (skipped.get("files") or {}).items()
+    )
+    skipped_part = (
+        f"<h2>Left out of the index ({skipped.get('count')} of {skipped.get('articles')})</h2>"
+        f"<table><tr><th>file</th><th>why</th></tr>{skipped_rows}</table>"
+        if skipped_rows
+        else "<p>Every article in the KB folder was indexed.</p>"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <style>
 body{{font:14px/1.4 system-ui,sans-serif;margin:2rem;max-width:70rem;color:#222}}
 table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.25rem .5rem;
 text-align:left}}td{{font-variant-numeric:tabular-nums}}svg text{{font-size:11px}}
-.charts{{display:flex;gap:2rem;flex-wrap:wrap}}
+.charts{{display:flex;gap:2rem;flex-wrap:wrap}}.better{{color:#176b2c}}.worse{{color:#a31d1d}}
 </style></head><body>
 <h1>{escape(title)}</h1>
 <p>{result.get("questions")} questions, {result.get("answerable")} answerable.</p>
+<ul class="advice">{advice}</ul>
+{skipped_part}
 <h2>Copilot beside the baselines</h2>
 <table><tr><th>metric</th><th>copilot</th>{head}</tr>{"".join(rows)}</table>
 <div class="charts">

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from copilot.errors import ConfigError
+from copilot.evals.advice import advice
 from copilot.evals.baselines import Ranker, bm25_baseline, llama_index_baseline
 from copilot.evals.dataset import calibration_split
 from copilot.evals.metrics import Outcome, answer_metrics, by_source, rank_metrics
@@ -57,7 +58,7 @@ def evaluate_kb(
     from copilot.service import open_agent
 
     embedder = load_embedder(settings)
-    build_index(settings, embedder)
+    built = build_index(settings, embedder)
     agent, index = open_agent(settings, embedder=embedder)
     calibration: dict[str, object] = {}
     outcomes: list[Outcome] = []
@@ -100,6 +101,13 @@ def evaluate_kb(
     result: dict[str, object] = {**metrics, **answer_metrics(questions, outcomes)}
     result.update(ragas_scores(questions, rankings, [o.answer for o in outcomes]))
     result["by_source"] = by_source(questions, rankings, outcomes)
+    total = len(built.skipped) + len(built.added) + len(built.updated) + built.unchanged
+    result["skipped"] = {
+        "count": len(built.skipped),
+        "articles": total,
+        "share": len(built.skipped) / (total or 1),
+        "files": built.skipped,
+    }
     result["questions"] = len(questions)
     result["answerable"] = sum(q.answerable for q in questions)
     result["calibration"] = {
@@ -108,6 +116,7 @@ def evaluate_kb(
         "target_wrong_rate": agent.model.target_wrong_rate,
         **calibration,
     }
+    result["advice"] = advice(result, target_wrong_rate)
     if baselines:
         rankers = {
             "bm25": bm25_baseline(settings.kb_dir),
