@@ -18,7 +18,7 @@ from copilot.record import db
 from copilot.answer.agent import Agent
 from copilot.answer.confidence import ConfidenceModel
 from copilot.record.conversations import Conversations, priority
-from copilot.errors import NotFound
+from copilot.errors import InvalidInput, NotFound
 from copilot.types import CustomerContext, Handoff, Turn
 from tests.conftest import ROOT
 
@@ -109,7 +109,7 @@ def test_feedback_reaches_the_agent_as_unhelpful_turns(store: Conversations) -> 
     with store.engine.connect() as conn:
         comments = conn.execute(sa.select(db.feedback.c.comment)).scalars().all()
     assert "call [PHONE]" in comments
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput):
         store.feedback(first.conversation_id, "rating", token=first.token, rating=9)
 
 
