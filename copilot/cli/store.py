@@ -136,7 +136,8 @@ def run_gaps(args: argparse.Namespace) -> int:
     since = _day(args.since, "--since")
     with _database(settings) as engine:
         questions = gap_questions(engine, since)
-    found = cluster(questions, load_embedder(settings))[: args.top]
+    embedder = load_embedder(settings)
+    found = cluster(questions, embedder)[: args.top]
     if args.json:
         rows = [
             {"size": g.size, "product_area": g.product_area, "examples": g.questions[:5]}
@@ -148,7 +149,12 @@ def run_gaps(args: argparse.Namespace) -> int:
         for g in found:
             print(f"{g.size:>5}  [{g.product_area}] {g.questions[0]}")
     if args.write_drafts:
-        paths = write_drafts(found, args.write_drafts, settings.kb_dir, date.today())
+        paths, covered = write_drafts(found, args.write_drafts, settings.kb_dir, embedder)
+        for n, article_id in covered.items():
+            print(
+                f"not drafted: [{found[n].questions[0][:60]}] is close to the existing article "
+                f"{article_id}: add the customers' words to its Symptoms"
+            )
         print(f"wrote {len(paths)} draft articles to {args.write_drafts}")
     return EXIT_OK
 
