@@ -109,8 +109,8 @@ def covering_articles(gaps: list[Gap], kb_dir: Path, embedder: Embedder) -> dict
 
     def unit(texts: list[str]) -> np.ndarray:
         vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
-        norms: np.ndarray = np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
-        return vectors / norms
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
+        return vectors
 
     # Customers' words match a title or a first Symptoms sentence; either one counts.
     titles = unit([a.title for a in articles])
