@@ -256,7 +256,7 @@ def _state(data: Path) -> tuple[int, set[str]]:
     code = (
         "import sys, json\n"
         "from pathlib import Path\n"
-        "from copilot.index.store import open_current\n"
+        "from copilot.index.chroma import open_current\n"
         "ix = open_current(Path(sys.argv[1]), None)\n"
         "m, c = ix.manifest, ix.collection\n"
         "e = c.get(limit=1, include=['embeddings'])['embeddings'][0]\n"

@@ -87,6 +87,11 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> in
     import tempfile
     import threading
 
+    from copilot.service import Copilot
+
+    # N workers starting on a new database would all migrate it at the same moment, and on SQLite
+    # a half-applied migration makes the others fail; migrated once here, they find it current.
+    Copilot(settings).close()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # The settings hold secrets (LLM key, webhook secret, database URL): mkstemp makes the file
     # readable by this user only, and it is removed when the server stops.

