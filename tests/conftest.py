@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from copilot.settings import Settings
 from copilot.index.chroma import OpenIndex
+from copilot.settings import Settings
 from tests.pg import postgres_server
 
 if TYPE_CHECKING:
@@ -68,10 +68,10 @@ def sample(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Settings, OpenIndex, Retriever]]:
     """The sample KB indexed once per test session, with a retriever over it."""
-    from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
-    from copilot.index.build import build_index
     from copilot.answer.retrieve import Retriever
+    from copilot.index.build import build_index
     from copilot.index.chroma import open_current
+    from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
 
     data = tmp_path_factory.mktemp("sample") / "data"
     settings = Settings(kb_dir=ROOT / "kb_articles", data_dir=data)

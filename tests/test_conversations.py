@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from copilot.record import db
 from copilot.answer.agent import Agent
 from copilot.answer.confidence import ConfidenceModel
-from copilot.record.conversations import Conversations, priority
 from copilot.errors import InvalidInput, NotFound
+from copilot.record import db
+from copilot.record.conversations import Conversations, priority
 from copilot.types import CustomerContext, Handoff, Turn
 from tests.conftest import ROOT
 

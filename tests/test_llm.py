@@ -15,10 +15,10 @@ from copilot.answer.confidence import ConfidenceModel
 from copilot.answer.grounding import Checker, Prompts, Unsupported, checked_sentences
 from copilot.answer.llm import OpenAIChat, open_llm
 from copilot.answer.retrieve import Retriever
-from copilot.settings import Settings
 from copilot.index.chroma import OpenIndex
-from copilot.types import Turn
+from copilot.settings import Settings
 from copilot.testing.fake_openai import fake_openai_server
+from copilot.types import Turn
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
 QUESTION = "my webhook signature verification fails"

@@ -22,8 +22,8 @@ from copilot.answer.confidence import ConfidenceModel
 from copilot.answer.grounding import Prompts
 from copilot.answer.llm import OpenAIChat
 from copilot.answer.retrieve import Retriever
-from copilot.settings import Settings
 from copilot.index.chroma import OpenIndex
+from copilot.settings import Settings
 
 
 def _model_path() -> Path:

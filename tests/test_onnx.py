@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from copilot.errors import ConfigError
-from copilot.index.build import onnx as onnx_embed
+from copilot.index import onnx as onnx_embed
 from copilot.index.embed import SentenceTransformerEmbedder, load_embedder, minilm_path
 from copilot.index.onnx import OnnxEmbedder, export, onnx_dir
 from copilot.settings import Settings

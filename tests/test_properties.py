@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from copilot.kb.parse import parse_article
 from copilot.kb.lint import LintOptions, lint_article
+from copilot.kb.parse import parse_article
 
 TODAY = date(2026, 11, 24)
 OPTIONS = LintOptions(today=TODAY, select=frozenset({"KB"}))

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from copilot.kb.lint import LintOptions, lint_paths
 from copilot.record import db
 from copilot.record.gaps import cluster, write_drafts
-from copilot.kb.lint import LintOptions, lint_paths
 from copilot.record.report import purge, report
 
 DAY1 = datetime(2026, 11, 20, 10, 0, tzinfo=db.now().tzinfo)
@@ -202,12 +202,12 @@ def test_report_on_the_stackfaq_questions_renders_in_chromium(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A database filled by running every stackfaq dev question through the agent."""
-    from copilot.service import open_agent
     from copilot.cli import main
-    from copilot.record.conversations import Conversations
-    from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
     from copilot.evals.dataset import load_dataset
     from copilot.index.build import build_index
+    from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+    from copilot.record.conversations import Conversations
+    from copilot.service import open_agent
     from copilot.settings import Settings
     from tests.browser import chromium
     from tests.conftest import shared_eval

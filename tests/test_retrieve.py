@@ -5,11 +5,11 @@ from datetime import date
 
 import pytest
 
-from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
-from copilot.index.build import build_index
 from copilot.answer.retrieve import Retriever, standalone_query
-from copilot.settings import Settings
+from copilot.index.build import build_index
 from copilot.index.chroma import open_current
+from copilot.index.embed import SentenceTransformerEmbedder, minilm_path
+from copilot.settings import Settings
 from tests.conftest import FIXTURES
 
 CLEAN = (FIXTURES / "lint" / "clean" / "clean-article.md").read_text()

@@ -69,7 +69,7 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def model(self):  # type: ignore[no-untyped-def]
-        from huggingface_hub.utils import disable_progress_bars
+        from huggingface_hub.utils import disable_progress_bars  # type: ignore[attr-defined]
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
@@ -77,7 +77,7 @@ class SentenceTransformerEmbedder:
         # no "Loading weights" bar per load. Said through the libraries' APIs, not the process
         # environment.
         disable_progress_bars()
-        transformers_logging.set_verbosity_error()
+        transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
 
     @property
