@@ -206,3 +206,31 @@ def test_outbox_survives_a_receiver_that_is_down_and_a_restart(tmp_path: Path) -
         row = conn.execute(sa.select(db.outbox)).one()
     engine.dispose()
     assert row.attempts == 2 and row.delivered_at is not None
+
+
+def _migrate_at_once(url: str, data_dir: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        engine = db.connect(url, Path(data_dir))
+        results.put(db.current_version(engine))
+        engine.dispose()
+    except Exception as exc:  # reported to the test, which fails on it
+        results.put(repr(exc))
+
+
+def test_servers_starting_together_migrate_once(db_url: str, tmp_path: Path) -> None:
+    """Four processes open a new database at the same moment, as `copilot serve --workers 4`
+    does: each waits for the others' migration step instead of failing on its tables."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [
+        ctx.Process(target=_migrate_at_once, args=(db_url, str(tmp_path), barrier, results))
+        for _ in range(4)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [results.get(timeout=5) for _ in procs] == [len(db.MIGRATIONS)] * 4

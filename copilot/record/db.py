@@ -254,29 +254,36 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def current_version(engine: Engine) -> int:
-    if not inspect(engine).has_table("schema_version"):
-        return 0
     with engine.connect() as conn:
-        return int(
-            conn.execute(text("SELECT COALESCE(MAX(version), 0) FROM schema_version")).scalar_one()
-        )
+        return _version(conn)
+
+
+def _version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    return int(
+        conn.execute(text("SELECT COALESCE(MAX(version), 0) FROM schema_version")).scalar_one()
+    )
 
 
 def migrate(engine: Engine, to: int | None = None) -> int:
-    """Apply the migrations above the database's version; return the version reached."""
-    version = current_version(engine)
+    """Apply the migrations above the database's version; return the version reached.
+
+    Servers and workers starting together each run this: every step takes the database's write
+    lock first (SQLite: BEGIN IMMEDIATE, so its DDL is transactional too; Postgres: an advisory
+    lock), checks the version again under it, and applies the step only if nobody else has."""
     for number, description, step in MIGRATIONS:
-        if number <= version or (to is not None and number > to):
-            continue
-        try:
-            with engine.begin() as conn:
-                step(conn)
-                conn.execute(
-                    schema_version.insert().values(version=number, description=description)
-                )
-        except Exception:
-            # Another worker starting at the same moment applied it first: fine if it is there.
-            if current_version(engine) < number:
-                raise
-        version = number
-    return version
+        if to is not None and number > to:
+            break
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(7262761)"))  # "copilot" schema
+            if _version(conn) >= number:
+                conn.rollback()
+                continue
+            step(conn)
+            conn.execute(schema_version.insert().values(version=number, description=description))
+            conn.commit()
+    return current_version(engine)
