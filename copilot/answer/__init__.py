@@ -1,0 +1,1 @@
+"""Answering: rank the articles, judge how sure we are, and reply (answer, clarify, hand off)."""

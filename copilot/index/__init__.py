@@ -1,0 +1,1 @@
+"""Indexing: chunk the articles, embed them, and write a new index generation beside the old."""

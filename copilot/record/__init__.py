@@ -1,0 +1,1 @@
+"""Recording: conversations, handoffs, drafts and the reports and gaps read from them."""
