@@ -267,7 +267,7 @@ def test_html_report_is_self_contained_and_escapes_text() -> None:
     page = render_html("report <x>", result, questions, outcomes)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "report &lt;x&gt;" in page and "http" not in page  # no external assets
-    assert "<td>0.500</td><td>0.250</td><td>+0.250</td>" in page
+    assert '<td>0.500</td><td>0.250</td><td class="better">+0.250 better</td>' in page
     assert "card declined" in page  # a miss, listed
     assert risk_coverage(questions, outcomes) == [(1 / 3, 1.0), (2 / 3, 1.0), (1.0, 1.0)]
     assert [n for _, _, n in reliability(questions, outcomes)] == [1, 1, 1]

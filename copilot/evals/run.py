@@ -64,7 +64,7 @@ def evaluate_kb(
     outcomes: list[Outcome] = []
     try:
         if calibrate_share is not None:
-            from copilot.answer.calibrate import fit_labelled, params_path
+            from copilot.answer.calibrate import calibrate, certify_labels, params_path, with_labels
 
             held, questions = calibration_split(questions, calibrate_share)
             if not held or not questions:
@@ -72,9 +72,9 @@ def evaluate_kb(
                     f"--calibrate split {len(held)} / {len(questions)} questions: the dataset is "
                     "too small to both calibrate and evaluate"
                 )
-            model = fit_labelled(
-                agent.retriever, held, audience, target_wrong_rate, "from the dataset"
-            )
+            model = calibrate(agent.retriever, target_wrong_rate)
+            cert = certify_labels(agent.retriever, model, held, audience)
+            model = with_labels(model, cert, "from the dataset")
             model.notes["index_built_at"] = index.manifest.built_at
             model.save(params_path(settings.data_dir))
             agent.model = model
@@ -82,6 +82,8 @@ def evaluate_kb(
                 "calibration_questions": len(held),
                 "evaluation_questions": len(questions),
                 "split": "by conversation",
+                "certified": cert.threshold is not None,
+                "certificate": cert.words(),
             }
 
         def copilot_rank(q: Question) -> list[str]:

@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import numpy as np
-
 from copilot.errors import ConfigError, IndexMissing, IndexProblem
 from copilot.index.store import (
     ChunkTable,
@@ -62,6 +60,8 @@ class OpenIndex:
         if not vectors:
             return ChunkTable(chunks, None)
         rows = got["embeddings"] if chunks else []
+        import numpy as np  # here, not at import: `copilot index` loads it with the encoder first
+
         return ChunkTable(chunks, np.asarray(rows, dtype=np.float32).reshape(len(chunks), -1))
 
     def nearest(

@@ -7,16 +7,16 @@ article (`article`) and across the KB (`corpus`). Findings are values, never exc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from copilot.errors import ConfigError
 from copilot.kb.lint.article import lint_article
 from copilot.kb.lint.corpus import duplicate_ids, near_duplicates, stale_report
-from copilot.kb.lint.rules import RULES, LintOptions, Rule, codes
+from copilot.kb.lint.rules import RULES, LintOptions, LintResult, Rule, codes
 from copilot.kb.parse import LoadedFile, article_files, load_files, load_releases, parse_date
-from copilot.types import Article, Finding, Release
+from copilot.types import Finding, Release
 
 __all__ = [
     "RULES",
@@ -36,22 +36,6 @@ __all__ = [
 
 # What the indexer calls to find articles it must skip: `lint_files`, or a stand-in for it.
 Linter = Callable[[Sequence[LoadedFile], Sequence[Release], LintOptions], Iterable[Finding]]
-
-
-@dataclass(frozen=True)
-class LintResult:
-    findings: list[Finding]
-    files: int
-    articles: list[Article]
-    releases: list[Release]
-
-    @property
-    def errors(self) -> int:
-        return sum(f.severity == "error" for f in self.findings)
-
-    @property
-    def warnings(self) -> int:
-        return sum(f.severity == "warning" for f in self.findings)
 
 
 def lint_paths(paths: Sequence[Path], options: LintOptions) -> LintResult:

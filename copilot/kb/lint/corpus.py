@@ -7,14 +7,10 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
-from copilot.kb.lint.rules import LintOptions
+from copilot.kb.lint.rules import LintOptions, LintResult
 from copilot.kb.parse import staleness
 from copilot.types import Article, Finding
-
-if TYPE_CHECKING:
-    from copilot.kb.lint import LintResult
 
 
 def duplicate_ids(articles: Sequence[Article]) -> Iterator[Finding]:

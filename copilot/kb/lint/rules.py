@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from copilot.errors import ConfigError
-from copilot.types import Severity
+from copilot.types import Article, Finding, Release, Severity
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,22 @@ RULES: dict[str, Rule] = {
         ),
     ]
 }
+
+
+@dataclass(frozen=True)
+class LintResult:
+    findings: list[Finding]
+    files: int
+    articles: list[Article]
+    releases: list[Release]
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity == "warning" for f in self.findings)
 
 
 @dataclass(frozen=True)
