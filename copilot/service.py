@@ -7,13 +7,16 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
 
 from copilot.answer.agent import Agent
-from copilot.answer.calibrate import ensure_calibrated
+from copilot.answer.calibrate import certify_labels, ensure_calibrated, params_path, with_labels
 from copilot.answer.catalog import Catalog
+from copilot.answer.certify import Certificate
+from copilot.answer.confidence import ConfidenceModel
 from copilot.answer.draft import Draft, draft_reply
 from copilot.answer.grounding import Prompts
 from copilot.answer.judge import Judge, load_template
@@ -28,7 +31,7 @@ from copilot.record.conversations import Conversations
 from copilot.record.handoffs import Handoffs
 from copilot.safety.guard import LinkPolicy
 from copilot.settings import Settings
-from copilot.types import CustomerContext, Turn
+from copilot.types import CustomerContext, Label, Turn
 
 if TYPE_CHECKING:
     from copilot.kb.lint import LintResult
@@ -70,6 +73,34 @@ def open_agent(
     except BaseException:
         index.close()
         raise
+
+
+def calibrate(
+    settings: Settings, *, labels_file: Path | None = None, embedder: Embedder | None = None
+) -> tuple[ConfidenceModel, Certificate]:
+    """Calibrate this KB again: the shipped model adapted by the KB's probes, then the labels in
+    the store (with those in `labels_file` added first) asked to certify a threshold. Written to
+    the data folder, where the agent reads it."""
+    from copilot.evals.dataset import load_dataset
+    from copilot.record import labels
+
+    agent, index = open_agent(settings, recalibrate=True, embedder=embedder)
+    try:
+        engine = db.connect(settings.database_url, settings.data_dir)
+        try:
+            if labels_file is not None:
+                given = load_dataset(labels_file)
+                labels.add(engine, [Label.from_question(q, author=str(labels_file)) for q in given])
+            stored = labels.all_labels(engine)
+        finally:
+            engine.dispose()
+        cert = certify_labels(agent.retriever, agent.model, stored)
+        model = with_labels(agent.model, cert, "from the label store")
+        model.notes["index_built_at"] = index.manifest.built_at
+        model.save(params_path(settings.data_dir))
+        return model, cert
+    finally:
+        index.close()
 
 
 class Copilot:

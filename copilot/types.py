@@ -190,3 +190,25 @@ class Question:
     source: str = ""
     line: int = 0
     conversation: str = ""  # optional `conversation_id`: turns of one conversation share it
+
+
+LabelVerdict = Literal["answers", "not_in_kb", "not_this"]
+
+
+@dataclass(frozen=True)
+class Label:
+    """A person's verdict on a question: these articles answer it ("answers"), the KB does not
+    ("not_in_kb"), or this article does not ("not_this": a customer's thumbs-down on an answer).
+    Labels certify the answer threshold (copilot/answer/certify.py)."""
+
+    question: str
+    verdict: LabelVerdict
+    articles: tuple[str, ...] = ()
+    history: tuple[tuple[str, str], ...] = ()
+    source: str = ""  # docs_owner, agent or customer
+    author: str = ""  # the file, the agent's key name, or the conversation
+
+    @classmethod
+    def from_question(cls, q: Question, source: str = "docs_owner", author: str = "") -> Label:
+        verdict: LabelVerdict = "answers" if q.answerable else "not_in_kb"
+        return cls(q.question, verdict, q.expected, q.history, source, author)

@@ -31,7 +31,7 @@ from copilot.answer.certify import Certificate, certify
 from copilot.answer.confidence import SIGNALS, ConfidenceModel, threshold_for
 from copilot.answer.retrieve import Retriever, standalone_query
 from copilot.errors import ConfigError
-from copilot.types import Question
+from copilot.types import Label
 
 SHIPPED = Path(__file__).with_name("confidence_model.json")
 FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.S)
@@ -173,18 +173,22 @@ def calibrate(
 def certify_labels(
     retriever: Retriever,
     model: ConfidenceModel,
-    questions: Sequence[Question],
+    labels: Sequence[Label],
     audience: Literal["customer", "internal"] = "customer",
 ) -> Certificate:
-    """What labelled questions certify for `model` on this KB: right when answerable and the top
-    article is an expected one; any answer to an unanswerable question is wrong."""
+    """What labels certify for `model` on this KB. An answer is right when a label says its top
+    article answers the question; wrong when the label says the KB does not, or that this very
+    article does not (a "not_this" label about another article says nothing, and is left out)."""
     scores, correct = [], []
-    for q in questions:
-        ranking = retriever.rank(standalone_query(q.question, q.history), audience)
+    for label in labels:
+        ranking = retriever.rank(standalone_query(label.question, label.history), audience)
         if not ranking.hits:
             continue  # never answered, whatever the threshold
+        top = ranking.hits[0].article_id
+        if label.verdict == "not_this" and top not in label.articles:
+            continue
         scores.append(model.probability(ranking.signals))
-        correct.append(q.answerable and ranking.hits[0].article_id in q.expected)
+        correct.append(label.verdict == "answers" and top in label.articles)
     return certify(scores, correct, model.target_wrong_rate)
 
 

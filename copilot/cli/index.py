@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from copilot.cli.command import (
@@ -47,11 +48,19 @@ def register(subparsers: Subparsers[Any]) -> None:
         subparsers,
         "calibrate",
         run_calibrate,
-        help="fit the confidence thresholds to this KB (index does it after each change)",
-        description="Self-calibration: questions built from each article's title and Symptoms, "
-        "asked with and without that article, fit when to answer and when to hand off.",
+        help="fit when to answer to this KB, and certify it with labels when there are enough",
+        description="Adapt the shipped confidence model to this KB (its own probes, no labels "
+        "needed), then let the labelled questions in the store certify a threshold with a "
+        "90%% guarantee on the wrong-answer rate. `copilot index` runs it after each change.",
     )
     kb_and_data_args(cal)
+    cal.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="add labelled questions first (JSON Lines, the eval dataset format: answerable with "
+        "expected_articles, or not answerable)",
+    )
 
 
 def run_index(args: argparse.Namespace) -> int:
@@ -103,14 +112,14 @@ def _export_fast_encoder(settings: Settings) -> None:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from copilot.answer.calibrate import params_path
-    from copilot.service import open_agent
+    from copilot.service import calibrate
 
     settings = resolve_settings(kb_dir=args.kb, data_dir=args.data_dir)
-    agent, index = open_agent(settings, recalibrate=True)
-    index.close()
+    model, cert = calibrate(settings, labels_file=args.labels)
     print(
-        f"answer when confidence >= {agent.model.answer_threshold:.2f}, clarify from "
-        f"{agent.model.clarify_threshold:.2f} ({agent.model.fitted_on}); "
+        f"answer when confidence >= {model.answer_threshold:.2f}, clarify from "
+        f"{model.clarify_threshold:.2f} ({model.fitted_on}); "
         f"written to {params_path(settings.data_dir)}"
     )
+    print(f"labels: {cert.words()}")
     return EXIT_OK

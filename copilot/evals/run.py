@@ -13,7 +13,7 @@ from copilot.evals.baselines import Ranker, bm25_baseline, llama_index_baseline
 from copilot.evals.dataset import calibration_split
 from copilot.evals.metrics import Outcome, answer_metrics, by_source, rank_metrics
 from copilot.stats import percentile
-from copilot.types import Question, Turn
+from copilot.types import Label, Question, Turn
 
 if TYPE_CHECKING:
     from copilot.settings import Settings
@@ -73,7 +73,8 @@ def evaluate_kb(
                     "too small to both calibrate and evaluate"
                 )
             model = calibrate(agent.retriever, target_wrong_rate)
-            cert = certify_labels(agent.retriever, model, held, audience)
+            labels = [Label.from_question(q) for q in held]
+            cert = certify_labels(agent.retriever, model, labels, audience)
             model = with_labels(model, cert, "from the dataset")
             model.notes["index_built_at"] = index.manifest.built_at
             model.save(params_path(settings.data_dir))

@@ -125,6 +125,22 @@ handoffs = Table(
     Column("packet", JSON, nullable=False),
     Index("handoffs_by_status", "status", "priority"),
 )
+# What people said answers a question (or that nothing does): the labels that certify the answer
+# threshold. Text is redacted like every other write.
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
+    Column("key", String(64), nullable=False, unique=True),  # the same label is stored once
+    Column("source", String(16), nullable=False),
+    Column("author", String(200), nullable=False, default=""),
+    Column("verdict", String(16), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("history", JSON, nullable=False),
+    Column("articles", JSON, nullable=False),
+    Column("conversation_id", String(36)),
+)
 drafts = Table(
     "drafts",
     metadata,
@@ -203,6 +219,10 @@ def _v5(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE turns ADD COLUMN fault TEXT"))
 
 
+def _v6(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[labels])
+
+
 # Append only: a migration that shipped is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "conversations, turns, feedback, handoffs, drafts", _v1),
@@ -210,6 +230,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "index conversations by time", _v3),
     (4, "webhook outbox", _v4),
     (5, "the fault behind a reply", _v5),
+    (6, "labels for certifying the answer threshold", _v6),
 ]
 
 
