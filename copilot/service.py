@@ -22,9 +22,9 @@ from copilot.answer.grounding import Prompts
 from copilot.answer.judge import Judge, load_template
 from copilot.answer.llm import open_llm
 from copilot.answer.retrieve import Retriever
-from copilot.errors import ConfigError, Conflict, EmbedderMismatch, Unavailable
+from copilot.errors import ConfigError, Conflict, CopilotError, EmbedderMismatch, Unavailable
 from copilot.index.build import IndexReport, build_index
-from copilot.index.chroma import OpenIndex, open_current
+from copilot.index.chroma import OpenIndex, open_current, open_store
 from copilot.index.embed import Embedder, load_embedder
 from copilot.record import db, drafts
 from copilot.record.conversations import Conversations
@@ -208,12 +208,31 @@ class Copilot:
             raise Unavailable(f"the assistant could not draft: {type(exc).__name__}") from exc
         return drafts.store(self.engine, stored_ticket, draft), draft
 
-    def report(self, since: date | None = None) -> dict[str, Any]:
-        """`copilot report` as a dict: the metrics from stored conversations."""
+    def report(self, since: date | None = None, until: date | None = None) -> dict[str, Any]:
+        """`copilot report` as a dict: the metrics from stored conversations, and the articles
+        the index left out (a report on the KB that hid them would mislead)."""
         from copilot.record.report import report
 
         with db.unavailable_when_down():
-            return report(self.engine, since)
+            result = report(self.engine, since, until)
+        result["skipped_articles"] = self.skipped()
+        return result
+
+    def skipped(self) -> dict[str, str]:
+        """The articles the current index left out, path -> why (from its manifest)."""
+        if self.agent is not None:
+            return dict(self.agent.retriever.index.manifest.skipped)
+        try:
+            store = open_store(self.settings.index_dir, self.settings.chroma_url)
+        except CopilotError:
+            return {}
+        try:
+            current = store.current()
+            return dict(current.manifest.skipped) if current and current.manifest else {}
+        except CopilotError:
+            return {}
+        finally:
+            store.close()
 
     def gaps(self, since: date | None = None) -> list[Gap]:
         """Questions the KB could not answer, clustered by meaning, biggest first."""

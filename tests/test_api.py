@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import shutil
 import socket
 import sys
 import threading
@@ -68,7 +69,11 @@ def receiver() -> Iterator[Any]:
 
 
 def settings_for(sample: Any, tmp: Path, **extra: Any) -> Settings:
-    return Settings(kb_dir=sample[0].kb_dir, data_dir=sample[0].data_dir, api_keys=KEYS, **extra)
+    """Settings over a copy of the sample's index in `tmp`: tests never share a data folder."""
+    data = tmp / "data"
+    if not data.exists():
+        shutil.copytree(sample[0].data_dir, data)
+    return Settings(kb_dir=sample[0].kb_dir, data_dir=data, api_keys=KEYS, **extra)
 
 
 @pytest.fixture(scope="module")
@@ -426,3 +431,40 @@ def test_redis_shares_rate_limits_between_servers(
         limited = b.post("/v1/chat", json={"message": "invoice"})  # the 4th, on another server
         assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 60
     engine.dispose()
+
+
+def test_what_the_index_left_out_is_in_readyz_admin_lint_and_the_report(
+    sample: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from copilot.cli import main
+    from copilot.index.build import build_index
+    from copilot.service import open_agent
+
+    kb = tmp_path / "kb"
+    shutil.copytree(sample[0].kb_dir, kb)
+    poisoned = kb / "poisoned.md"
+    poisoned.write_text(
+        next(kb.rglob("sso-login-loop.md"))
+        .read_text()
+        .replace("id: sso-login-loop", "id: poisoned")
+        .replace("## Fix\n", "## Fix\n<script>alert(1)</script>\n")
+    )
+    settings = Settings(kb_dir=kb, data_dir=tmp_path / "data", api_keys=KEYS)
+    build_index(settings, sample[2].embedder)
+    agent, index = open_agent(settings, embedder=sample[2].embedder)
+    engine = db.connect(None, tmp_path)
+    try:
+        copilot = Copilot(settings, engine=engine, agent=agent)
+        with TestClient(create_app(settings, copilot=copilot)) as client:
+            ready = client.get("/readyz").json()
+            assert ready["status"] == "ready"
+            assert list(ready["skipped_articles"]) == [str(poisoned)]
+            assert "KB017" in ready["skipped_articles"][str(poisoned)]
+            lint = client.get("/v1/admin/lint", headers=ADMIN).json()
+            assert list(lint["skipped_articles"]) == [str(poisoned)]
+    finally:
+        index.close()
+        engine.dispose()
+    assert main(["report", "--kb", str(kb), "--data-dir", str(tmp_path / "data"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["skipped_articles"]) == [str(poisoned)]

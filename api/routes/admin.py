@@ -32,6 +32,7 @@ async def lint(copilot: CopilotDep, _: AdminKey) -> Any:
         "errors": result.errors,
         "warnings": result.warnings,
         "findings": [asdict(f) for f in result.findings],
+        "skipped_articles": await run_in_threadpool(copilot.skipped),
     }
 
 

@@ -36,7 +36,9 @@ async def readyz(request: Request) -> Any:
         except Unavailable as exc:
             problems.append(str(exc))
     ok = all(checks.values())
-    body = {"status": "ready" if ok else "not ready", **checks}
+    body: dict[str, Any] = {"status": "ready" if ok else "not ready", **checks}
+    if copilot is not None:  # ready or not, what the KB left out is said (path -> why)
+        body["skipped_articles"] = await run_in_threadpool(copilot.skipped)
     if problems:
         body["problems"] = problems
     return JSONResponse(body, 200 if ok else 503)

@@ -95,12 +95,14 @@ def _day(value: str | None, flag: str) -> date | None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from copilot.record.report import report
+    from copilot.service import Copilot
 
     settings = resolve_settings(kb_dir=args.kb, data_dir=args.data_dir)
     since, until = _day(args.since, "--since"), _day(args.until, "--until")
-    with _database(settings) as engine:
-        result = report(engine, since, until)
+    service = Copilot(settings)
+    try:
+        engine = service.engine
+        result = service.report(since, until)
         if args.html:
             from copilot.index.embed import load_embedder
             from copilot.record.gaps import cluster, gap_questions
@@ -109,6 +111,8 @@ def run_report(args: argparse.Namespace) -> int:
             found = cluster(gap_questions(engine), load_embedder(settings))
             args.html.parent.mkdir(parents=True, exist_ok=True)
             args.html.write_text(render(result, found), encoding="utf-8")
+    finally:
+        service.close()
     if args.json:
         print(json.dumps(result, indent=2))
         return EXIT_OK
@@ -125,6 +129,8 @@ def run_report(args: argparse.Namespace) -> int:
             f"  {area:<24}{m['conversations']:>6} conversations, resolved "
             f"{'–' if rate is None else f'{rate:.2f}'}"
         )
+    for path, why in result["skipped_articles"].items():
+        print(f"  left out of the index: {path} ({why})")
     return EXIT_OK
 
 

@@ -96,6 +96,10 @@ def render(result: dict[str, Any], gaps: list[Gap]) -> str:
         )
         or "<li>none</li>"
     )
+    skipped = "".join(
+        f"<li>{escape(path)}: {escape(why)}</li>"
+        for path, why in result.get("skipped_articles", {}).items()
+    )
     period = result["period"]
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>copilot report</title>
 <style>{STYLE}</style></head><body>
@@ -113,5 +117,6 @@ Latency p50 {_fmt(result["latency_p50_ms"])} ms, p95 {_fmt(result["latency_p95_m
 <h2>Handoff reasons</h2><ul>{reasons}</ul>
 <h2>Stale articles cited, by owner</h2><ul>{stale}</ul>
 <h2>Top content gaps</h2><ol>{gap_items}</ol>
+<h2>Articles left out of the index</h2><ul>{skipped or "<li>none</li>"}</ul>
 </body></html>
 """
