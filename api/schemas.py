@@ -43,20 +43,32 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
+# A database row id: bounded so an absurd number is a 422, not an overflow in the database.
+TurnId = Annotated[int, Field(ge=1, le=2**53)]
+
+
 class VerdictFeedback(BaseModel):
     kind: Literal["helpful", "unhelpful", "wrong_answer"]
     comment: str = Field(default="", max_length=2000)
-    turn_id: int | None = None
+    turn_id: TurnId | None = None
 
 
 class RatingFeedback(BaseModel):
     kind: Literal["rating"]
     rating: int = Field(ge=1, le=5)
     comment: str = Field(default="", max_length=2000)
-    turn_id: int | None = None
+    turn_id: TurnId | None = None
 
 
 FeedbackRequest = Annotated[VerdictFeedback | RatingFeedback, Field(discriminator="kind")]
+
+
+class LabelRequest(BaseModel):
+    """An agent's verdict on the question a reply answered: the article that answers it, or
+    null for "not in the KB"."""
+
+    turn_id: TurnId | None = Field(default=None, description="the reply; default: the latest")
+    article_id: str | None = Field(max_length=200)
 
 
 class Message(BaseModel):

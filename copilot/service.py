@@ -22,7 +22,14 @@ from copilot.answer.grounding import Prompts
 from copilot.answer.judge import Judge, load_template
 from copilot.answer.llm import open_llm
 from copilot.answer.retrieve import Retriever
-from copilot.errors import ConfigError, Conflict, CopilotError, EmbedderMismatch, Unavailable
+from copilot.errors import (
+    ConfigError,
+    Conflict,
+    CopilotError,
+    EmbedderMismatch,
+    InvalidInput,
+    Unavailable,
+)
 from copilot.index.build import IndexReport, build_index
 from copilot.index.chroma import OpenIndex, open_current, open_store
 from copilot.index.embed import Embedder, load_embedder
@@ -217,6 +224,15 @@ class Copilot:
             result = report(self.engine, since, until)
         result["skipped_articles"] = self.skipped()
         return result
+
+    def label(
+        self, conversation_id: str, turn_id: int | None, article_id: str | None, agent: str
+    ) -> Label:
+        """An agent's one-click verdict: `article_id` answers the question behind the reply, or
+        (None) it is not in the KB. Stored for calibration (`copilot calibrate`)."""
+        if article_id is not None and article_id not in self.catalog:
+            raise InvalidInput(f"article_id: no article {article_id!r} in the KB")
+        return self.conversations.label(conversation_id, turn_id, article_id, agent)
 
     def skipped(self) -> dict[str, str]:
         """The articles the current index left out, path -> why (from its manifest)."""

@@ -7,8 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AuthHeader, CopilotDep, MetricsDep, SettingsDep, TokenHeader, is_agent, limit
-from api.schemas import FeedbackRequest, RatingFeedback, reply_body
+from api.deps import (
+    AgentKey,
+    AuthHeader,
+    CopilotDep,
+    MetricsDep,
+    SettingsDep,
+    TokenHeader,
+    is_agent,
+    limit,
+)
+from api.schemas import FeedbackRequest, LabelRequest, RatingFeedback, reply_body
 
 router = APIRouter(tags=["customers"])
 
@@ -65,3 +74,17 @@ async def ask_for_human(
     )
     metrics.reply(result.reply)
     return reply_body(result, settings.article_url)
+
+
+@router.post(
+    "/v1/conversations/{conversation_id}/labels",
+    tags=["agents"],
+    summary="Teach the copilot: this article answers it, or it is not in the KB",
+)
+async def label(
+    conversation_id: str, body: LabelRequest, copilot: CopilotDep, agent: AgentKey
+) -> Any:
+    stored = await run_in_threadpool(
+        copilot.label, conversation_id, body.turn_id, body.article_id, agent
+    )
+    return {"verdict": stored.verdict, "articles": list(stored.articles), "by": stored.author}

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection
 
 from copilot.record import db
 from copilot.safety.redact import redact
@@ -27,32 +27,37 @@ def add(engine: Engine, labels: Iterable[Label], conversation_id: str | None = N
     new."""
     added = 0
     for label in labels:
-        label = Label(
-            redact(label.question),
-            label.verdict,
-            label.articles,
-            tuple((role, redact(text)) for role, text in label.history),
-            label.source,
-            label.author,
-        )
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    db.labels.insert().values(
-                        key=_key(label),
-                        source=label.source,
-                        author=label.author[:200],
-                        verdict=label.verdict,
-                        question=label.question,
-                        history=[list(t) for t in label.history],
-                        articles=list(label.articles),
-                        conversation_id=conversation_id,
-                    )
-                )
-            added += 1
-        except IntegrityError:
-            continue  # already there
+        with engine.begin() as conn:
+            added += insert(conn, label, conversation_id)
     return added
+
+
+def insert(conn: Connection, label: Label, conversation_id: str | None = None) -> bool:
+    """One label, redacted, inside the caller's transaction; False when it was already there."""
+    label = Label(
+        redact(label.question),
+        label.verdict,
+        label.articles,
+        tuple((role, redact(text)) for role, text in label.history),
+        label.source,
+        label.author,
+    )
+    key = _key(label)
+    if conn.execute(select(db.labels.c.id).where(db.labels.c.key == key)).first():
+        return False
+    conn.execute(
+        db.labels.insert().values(
+            key=key,
+            source=label.source,
+            author=label.author[:200],
+            verdict=label.verdict,
+            question=label.question,
+            history=[list(t) for t in label.history],
+            articles=list(label.articles),
+            conversation_id=conversation_id,
+        )
+    )
+    return True
 
 
 @db.unavailable_when_down()
