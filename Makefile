@@ -48,10 +48,12 @@ postgres:
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Lint and index the sample KB, then serve the API on 127.0.0.1:8000 (Ctrl-C stops it).
+# Lint and index the sample KB, calibrate it with its own labelled questions (the same mechanism
+# a docs owner uses: labels certify a threshold when they can), then serve on 127.0.0.1:8000.
 run: install
 	$(BIN)/copilot lint kb_articles
 	$(BIN)/copilot index
+	$(BIN)/copilot calibrate --labels eval/flowbench/questions.jsonl
 	$(BIN)/copilot serve
 
 check: install-dev
