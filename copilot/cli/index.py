@@ -75,8 +75,8 @@ def run_index(args: argparse.Namespace) -> int:
         report = build_index(
             settings, embedder, full=args.full, strict=args.strict, today=today, progress=progress
         )
-    for path, reason in report.skipped.items():
-        print(f"warning: skipped {path} (lint error: {reason})", file=sys.stderr)
+    for reason in report.skipped.values():  # "path:line: CODE message"
+        print(f"left out of the index: {reason}", file=sys.stderr)
     print(report.summary())
     _export_fast_encoder(settings)
     if not args.no_calibrate:

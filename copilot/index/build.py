@@ -50,9 +50,10 @@ class IndexReport:
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
+        left_out = f", {len(self.skipped)} left out (unsafe)" if self.skipped else ""
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-            f"{self.unchanged} unchanged ({self.chunks_embedded} chunks embedded) "
+            f"{self.unchanged} unchanged{left_out} ({self.chunks_embedded} chunks embedded) "
             f"in {self.seconds:.1f}s"
         )
 
