@@ -1,14 +1,16 @@
 """What routes depend on, as `Annotated` aliases: the `Copilot` service, the settings, the metrics,
-API keys by scope, the customer's conversation token, and the rate limits."""
+API keys by scope, the customer's conversation token, a conversation id (a UUID, checked before
+any lookup), and the rate limits."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Path, Request
 
 from api.limits import RateLimiter, RedisRateLimiter
 from api.prometheus import Metrics
@@ -72,6 +74,37 @@ def limit(request: Request, key: str, per_minute: int) -> None:
     wait = limiter.hit(key, per_minute)
     if wait:
         raise HTTPException(429, "too many requests", {"Retry-After": str(wait)})
+
+
+def client_limit(request: Request, group: str) -> None:
+    """The per-client-address limit of an endpoint group. The address is the socket's peer, or,
+    only from a proxy listed in `trusted_proxies`, the one it forwarded (`copilot serve`)."""
+    client = request.client.host if request.client else "?"
+    limit(request, f"client:{group}:{client}", _settings(request).rate_limit_per_minute)
+
+
+# Conversation ids are UUIDs (str(uuid4())): anything else is a 422 before any lookup or limit
+# entry, so a junk id costs the server nothing it keeps.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+def valid_conversation_id(conversation_id: str | None) -> None:
+    """For ids that arrive in a body: the same 422 as the path pattern gives."""
+    if conversation_id is not None and not re.fullmatch(UUID_PATTERN, conversation_id):
+        raise HTTPException(422, "conversation_id: not a conversation id (a UUID)")
+
+
+def public_conversation(
+    request: Request,
+    conversation_id: Annotated[str, Path(pattern=UUID_PATTERN, max_length=36)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """The dependency of every `/v1/conversations/{id}` route: the id is a UUID (else 422), and
+    without an API key (agents are not limited by address) the client's limit applies. A key that
+    is given must be valid (else 401), so a made-up one does not skip the limit."""
+    if authorization and is_agent(request, authorization):
+        return
+    client_limit(request, "conversations")
 
 
 CopilotDep = Annotated[Copilot, Depends(_copilot)]

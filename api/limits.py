@@ -1,17 +1,20 @@
-"""Limits: the size of a request body, and per-key rate limits for the public endpoints, per
-client address and per conversation.
+"""Limits: the size of a request body and how long it may take to arrive, and per-key rate limits
+for the public endpoints, per client address and per conversation.
 
-`RateLimiter` keeps token buckets in this process: with several workers or servers each keeps its
-own, so the effective limit is multiplied by their number. With `COPILOT_REDIS_URL` every process
-counts in Redis instead (`RedisRateLimiter`, fixed one-minute windows), so the limit holds across
-all of them (docs/api.md)."""
+`RateLimiter` keeps token buckets in this process, at most `max_keys` of them (the least recently
+used is forgotten first): with several workers or servers each keeps its own, so the effective
+limit is multiplied by their number. With `COPILOT_REDIS_URL` every process counts in Redis instead
+(`RedisRateLimiter`, fixed one-minute windows, each key expiring after two minutes), so the limit
+holds across all of them (docs/api.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -22,14 +25,18 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 TOO_LARGE = "request body too large"
+TOO_SLOW = "the request body did not arrive in time"
+MAX_KEYS = 20_000  # buckets kept in memory; ~200 bytes each, so a few MB at most
 
 
 class BodyLimit:
     """ASGI middleware: a body over `max_bytes` gets a 413, whether it declares its length or
-    streams in chunks without one; nothing past the limit is read into memory."""
+    streams in chunks without one; nothing past the limit is read into memory. A body that has
+    not fully arrived `timeout` seconds after the app first asked for it gets a 408, so a slow
+    client cannot hold a worker's request open (uvicorn has no body read timeout of its own)."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any, max_bytes: int, timeout: float = 10.0) -> None:
+        self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,39 +46,55 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await JSONResponse({"error": TOO_LARGE}, 413)(scope, receive, send)
             return
-        received = 0
+        received, complete, deadline = 0, False, 0.0
 
         async def limited() -> MutableMapping[str, Any]:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete, deadline
+            if complete:  # after the body, receive() waits for a disconnect: no deadline then
+                return await receive()
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + self.timeout
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise HTTPException(408, TOO_SLOW) from None  # answered by the error handler
             received += len(message.get("body", b""))
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if received > self.max_bytes:
-                raise HTTPException(413, TOO_LARGE)  # answered by the app's error handler
+                raise HTTPException(413, TOO_LARGE)
             return message
 
         await self.app(scope, limited, send)
 
 
 class RateLimiter:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
+    """Token buckets per key, bounded: past `max_keys` the least recently used bucket is dropped.
+
+    The `limits` package's MemoryStorage was considered; it expires keys only by time, with no
+    cap on their number, so a flood of distinct keys (one per IPv6 address) within a window would
+    still grow it. Forgetting a bucket only gives its key a full bucket again, so the cap costs
+    precision under such a flood, never memory."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS):
+        self._clock, self.max_keys = clock, max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # (tokens, refill)
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def hit(self, key: str, per_minute: int) -> int:
         """Take one token; 0 when allowed, else the seconds to wait (for Retry-After)."""
         now = self._clock()
         rate = per_minute / 60.0
         with self._lock:
-            tokens, last = self._buckets.get(key, (float(per_minute), now))
+            tokens, last = self._buckets.pop(key, (float(per_minute), now))
             tokens = min(float(per_minute), tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                if len(self._buckets) > 100_000:  # forget idle keys rather than grow forever
-                    self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
-                return 0
-            self._buckets[key] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / rate))
+            allowed = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)  # most recent last
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        return 0 if allowed else max(1, math.ceil((1.0 - tokens) / rate))
 
 
 log = logging.getLogger(__name__)

@@ -57,9 +57,13 @@ def create_app(settings: Settings | None = None, *, copilot: Copilot | None = No
     )
     app.state.settings, app.state.metrics = settings, Metrics()
     app.state.limiter = (
-        RedisRateLimiter(settings.redis_url) if settings.redis_url else RateLimiter()
+        RedisRateLimiter(settings.redis_url)
+        if settings.redis_url
+        else RateLimiter(max_keys=settings.rate_limit_max_keys)
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+    )
     app.add_middleware(  # outside the body limit: a 413 still carries the CORS headers
         CORSMiddleware,
         allow_origins=settings.cors_origins,

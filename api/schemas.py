@@ -83,24 +83,39 @@ class DraftRequest(BaseModel):
     context: Context = Context()
 
 
-class ClaimRequest(BaseModel):
-    agent: str = Field(min_length=1, max_length=128)
-
-
 class AgentMessage(BaseModel):
-    agent: str = Field(min_length=1, max_length=128)
+    """An agent's message to the customer. The agent is the API key's; a link customers may not
+    be shown is refused (422, naming the links) until the message is sent with
+    `confirm_links: true`."""
+
     text: str = Field(min_length=1, max_length=20_000)
+    confirm_links: bool = False
+
+
+WAITING = "waiting for a person"
+NEXT_STEP = (
+    "A person from our support team will reply in this conversation; anything you add here "
+    "reaches them too."
+)
+
+
+def customer_handoff(handoff_id: str | None) -> dict[str, Any] | None:
+    """What a customer is told about a handoff: its reference and what happens next. Never the
+    packet (scores, transcript, reason codes): agents read that from /v1/handoffs."""
+    return {"id": handoff_id, "status": WAITING, "next": NEXT_STEP} if handoff_id else None
 
 
 def reply_body(result: ChatResult, article_url: str) -> dict[str, Any]:
-    """The reply as CONTRACT.md specifies it, plus the new conversation's token (once) and the
-    turn id that feedback refers to."""
+    """The reply as CONTRACT.md specifies it, with the customer's view of a handoff in place of
+    the packet, plus the new conversation's token (once) and the turn id that feedback refers to."""
     body = reply_json(
         result.reply,
         result.conversation_id,
         handoff_id=result.handoff_id,
         article_url=article_url,
     )
+    if body["handoff"] is not None:
+        body["handoff"] = customer_handoff(result.handoff_id)
     if result.token:
         body["conversation_token"] = result.token
     body["turn_id"] = result.turn_id

@@ -121,7 +121,7 @@ class Copilot:
         self._own_engine = engine is None
         self.engine = engine or db.connect(settings.database_url, settings.data_dir)
         self.conversations = Conversations(self.engine, None, settings.webhook_url)
-        self.handoffs = Handoffs(self.engine)
+        self.handoffs = Handoffs(self.engine, LinkPolicy(settings.link_hosts))
         self.index: OpenIndex | None = None  # closed by close() or the next use()
         self._reindexing = threading.Lock()
         self._outbox: OutboxWorker | None = None

@@ -72,9 +72,20 @@ class Settings(BaseSettings):
     # The HTTP API (docs/api.md). Keys are stored as SHA-256 hashes: `copilot keys new`.
     api_keys: list[ApiKey] = []
     cors_origins: list[str] = ["http://127.0.0.1:8000", "http://localhost:8000"]
-    rate_limit_per_minute: int = Field(30, gt=0, description="public chat, per client address")
+    rate_limit_per_minute: int = Field(
+        30, gt=0, description="per client address: chat, and the conversation endpoints apart"
+    )
     conversation_rate_per_minute: int = Field(12, gt=0, description="per conversation")
+    max_turns_per_conversation: int = Field(200, gt=0, description="beyond: start a new one")
     redis_url: str | None = None  # shared rate limits across workers and servers
+    rate_limit_max_keys: int = Field(20_000, gt=0, description="buckets kept in memory (LRU)")
+    # Addresses (or CIDRs) of reverse proxies whose X-Forwarded-For / -Proto headers are believed;
+    # empty: none are, and the client is the socket's peer (docs/api.md, "Deployment").
+    trusted_proxies: list[str] = []
+    max_connections: int = Field(200, gt=0, description="open connections; beyond: 503")
+    body_timeout_seconds: float = Field(10.0, gt=0, description="for a whole request body: 408")
+    keep_alive_seconds: int = Field(5, gt=0, description="an idle connection is closed")
+    max_header_bytes: int = Field(16_384, ge=1024, description="request line and headers")
     max_message_chars: int = Field(4000, gt=0)
     max_body_bytes: int = Field(32_768, gt=0)
     # Hosts replies may link to or show images from (globs: "example.com", "*.example.com").

@@ -42,7 +42,6 @@ def test_finds_the_right_article_with_evidence(retriever: Retriever) -> None:
     assert hits[0].article_id == "export-csv"
     assert hits[0].dense > hits[-1].dense or len(hits) == 1
     assert hits[0].keyword > 0 and "CSV" in hits[0].text
-    assert hits[0].score >= hits[-1].score
 
 
 def test_customers_never_get_internal_articles(retriever: Retriever) -> None:

@@ -9,7 +9,16 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AuthHeader, CopilotDep, MetricsDep, SettingsDep, TokenHeader, limit
+from api.deps import (
+    AuthHeader,
+    CopilotDep,
+    MetricsDep,
+    SettingsDep,
+    TokenHeader,
+    client_limit,
+    limit,
+    valid_conversation_id,
+)
 from api.schemas import ChatRequest, Context, reply_body
 from api.sse import SSE_EVENT, chat_events
 
@@ -30,15 +39,23 @@ async def chat(
     x_conversation_token: TokenHeader = None,
     accept: AuthHeader = None,
 ) -> Any:
-    client = request.client.host if request.client else "?"
-    limit(request, f"client:{client}", settings.rate_limit_per_minute)
-    if body.conversation_id:
-        limit(
-            request, f"conversation:{body.conversation_id}", settings.conversation_rate_per_minute
-        )
+    client_limit(request, "chat")
+    valid_conversation_id(body.conversation_id)
     if len(body.message) > settings.max_message_chars:
         raise HTTPException(413, f"message longer than {settings.max_message_chars} characters")
     token = body.conversation_token or x_conversation_token
+    if body.conversation_id:
+        # The per-conversation limit only once the token matched: knowing a conversation's id
+        # must not let anyone 429 its owner, and an unknown id leaves no limit entry behind.
+        await run_in_threadpool(copilot.conversations.verify, body.conversation_id, token)
+        limit(
+            request, f"conversation:{body.conversation_id}", settings.conversation_rate_per_minute
+        )
+        held = await run_in_threadpool(
+            copilot.conversations.turn_count, body.conversation_id, token
+        )
+        if held >= settings.max_turns_per_conversation:
+            raise HTTPException(409, "this conversation is full: start a new one")
     context = body.context.customer() if body.context != Context() else None
     if not (body.stream or (accept and "text/event-stream" in accept)):
         result = await run_in_threadpool(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
@@ -16,23 +16,47 @@ from api.deps import (
     TokenHeader,
     is_agent,
     limit,
+    public_conversation,
 )
 from api.schemas import FeedbackRequest, LabelRequest, RatingFeedback, reply_body
+from copilot.service import Copilot
+from copilot.settings import Settings
 
-router = APIRouter(tags=["customers"])
+# Every route here: the id must be a UUID (422 before any lookup) and, without an API key, the
+# client's per-address limit applies (api/deps.py).
+router = APIRouter(tags=["customers"], dependencies=[Depends(public_conversation)])
 
 
-@router.get("/v1/conversations/{conversation_id}")
+async def _conversation_limit(
+    request: Request, copilot: Copilot, settings: Settings, conversation_id: str, token: str | None
+) -> None:
+    """The per-conversation limit, counted only once the token matched: knowing an id is not
+    enough to 429 its owner, and no limit entry is made for a conversation that does not exist."""
+    await run_in_threadpool(copilot.conversations.verify, conversation_id, token)
+    limit(request, f"conversation:{conversation_id}", settings.conversation_rate_per_minute)
+
+
+@router.get(
+    "/v1/conversations/{conversation_id}",
+    summary="The transcript, a page at a time: pass `next_after` as `after` for the next",
+)
 async def conversation(
     conversation_id: str,
     request: Request,
     copilot: CopilotDep,
     x_conversation_token: TokenHeader = None,
     authorization: AuthHeader = None,
+    after: Annotated[int, Query(ge=0, le=2**53, description="the last turn id already read")] = 0,
+    size: Annotated[int, Query(alias="limit", ge=1, le=200, description="turns per page")] = 100,
 ) -> Any:
     trusted = is_agent(request, authorization)
     return await run_in_threadpool(
-        copilot.conversations.transcript, conversation_id, x_conversation_token, trusted
+        copilot.conversations.transcript,
+        conversation_id,
+        x_conversation_token,
+        trusted,
+        after,
+        size,
     )
 
 
@@ -45,7 +69,7 @@ async def feedback(
     settings: SettingsDep,
     x_conversation_token: TokenHeader = None,
 ) -> Any:
-    limit(request, f"conversation:{conversation_id}", settings.conversation_rate_per_minute)
+    await _conversation_limit(request, copilot, settings, conversation_id, x_conversation_token)
     await run_in_threadpool(
         lambda: copilot.conversations.feedback(
             conversation_id,
@@ -68,7 +92,7 @@ async def ask_for_human(
     metrics: MetricsDep,
     x_conversation_token: TokenHeader = None,
 ) -> Any:
-    limit(request, f"conversation:{conversation_id}", settings.conversation_rate_per_minute)
+    await _conversation_limit(request, copilot, settings, conversation_id, x_conversation_token)
     result = await run_in_threadpool(
         copilot.conversations.request_handoff, conversation_id, x_conversation_token
     )

@@ -21,7 +21,11 @@
       body: body ? JSON.stringify(body) : undefined,
     }).then(function (r) {
       return r.json().then(function (data) {
-        if (!r.ok) throw new Error(data.error || data.detail || "HTTP " + r.status);
+        if (!r.ok) {
+          var err = new Error(data.error || data.detail || "HTTP " + r.status);
+          err.data = data;
+          throw err;
+        }
         return data;
       });
     });
@@ -72,11 +76,18 @@
     }).catch(function (err) { status(err.message); });
   }
 
+  // The transcript comes a page at a time: follow next_after to the end.
+  function transcript(cid, after, turns) {
+    var path = "/v1/conversations/" + encodeURIComponent(cid) + "?limit=200&after=" + after;
+    return call("GET", path).then(function (t) {
+      t.turns = turns.concat(t.turns);
+      return t.next_after ? transcript(cid, t.next_after, t.turns) : t;
+    });
+  }
+
   function openHandoff(id) {
     call("GET", "/v1/handoffs/" + encodeURIComponent(id)).then(function (h) {
-      return call("GET", "/v1/conversations/" + encodeURIComponent(h.conversation_id)).then(function (t) {
-        renderHandoff(h, t);
-      });
+      return transcript(h.conversation_id, 0, []).then(function (t) { renderHandoff(h, t); });
     }).catch(function (err) { status(err.message); });
   }
 
@@ -106,6 +117,14 @@
       tried.appendChild(el("p", p.suggested_next_step));
     }
     d.appendChild(tried);
+    var history = el("div", null, "box");
+    history.appendChild(el("h3", "History"));
+    var events = el("ul");
+    (h.events || []).forEach(function (e) {
+      events.appendChild(el("li", e.at.slice(0, 16).replace("T", " ") + " " + e.actor + ": " + e.action));
+    });
+    history.appendChild(events);
+    d.appendChild(history);
 
     var act = el("div", null, "box");
     function button(text, fn) {
@@ -119,7 +138,7 @@
       promise.then(function () { openHandoff(h.id); loadQueue(); }).catch(function (err) { status(err.message); });
     }
     if (h.status === "open" || h.status === "reopened") {
-      button("Claim", function () { then(call("POST", "/v1/handoffs/" + h.id + "/claim", { agent: session.agent })); });
+      button("Claim", function () { then(call("POST", "/v1/handoffs/" + h.id + "/claim")); });
     }
     if (h.status === "claimed") {
       var label = el("label", "Reply to the customer");
@@ -130,9 +149,15 @@
       act.appendChild(label);
       button("Send reply", function () {
         if (!box.value.trim()) return;
-        then(call("POST", "/v1/handoffs/" + h.id + "/messages", { agent: session.agent, text: box.value }));
+        var path = "/v1/handoffs/" + h.id + "/messages";
+        then(call("POST", path, { text: box.value }).catch(function (err) {
+          // A link customers may not be sent: the agent checks it and confirms, or edits.
+          var links = err.data && err.data.links;
+          if (!links || !window.confirm("This reply links off-site:\n" + links.join("\n") + "\nSend it anyway?")) throw err;
+          return call("POST", path, { text: box.value, confirm_links: true });
+        }));
       });
-      button("Resolve", function () { then(call("POST", "/v1/handoffs/" + h.id + "/resolve", { agent: session.agent })); });
+      button("Resolve", function () { then(call("POST", "/v1/handoffs/" + h.id + "/resolve")); });
       button("Release", function () { then(call("POST", "/v1/handoffs/" + h.id + "/release")); });
     }
     d.appendChild(act);

@@ -58,8 +58,42 @@ def run_serve(args: argparse.Namespace) -> int:
         return _serve_workers(settings, args.host, args.port, args.workers)
     import uvicorn
 
-    uvicorn.run(_create_app(settings), host=args.host, port=args.port, log_level="warning")
+    app = _create_app(settings)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level="warning", **uvicorn_options(settings)
+    )
     return EXIT_OK
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What `copilot serve` asks of uvicorn (docs/api.md, "Deployment"): the h11 parser, whose
+    cap on the request line and headers holds (httptools has none: a 32 MB header was read);
+    a cap on open connections (beyond it, 503); idle keep-alive connections closed; and
+    X-Forwarded-For believed only from `trusted_proxies` (by default from no one, so a client
+    cannot choose its own rate-limit bucket). uvicorn has no timeout for reading headers: a
+    reverse proxy in front covers it (nginx `client_header_timeout`)."""
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+    }
+
+
+def _uvicorn_flags(settings: Settings) -> list[str]:
+    """`uvicorn_options` as uvicorn's command line, for `--workers N`."""
+    options = uvicorn_options(settings)
+    flags = ["--http", options["http"]]
+    flags += ["--h11-max-incomplete-event-size", str(options["h11_max_incomplete_event_size"])]
+    flags += ["--limit-concurrency", str(options["limit_concurrency"])]
+    flags += ["--timeout-keep-alive", str(options["timeout_keep_alive"])]
+    if options["proxy_headers"]:
+        flags += ["--proxy-headers", "--forwarded-allow-ips", ",".join(settings.trusted_proxies)]
+    else:
+        flags += ["--no-proxy-headers"]
+    return flags
 
 
 def _index_if_missing(settings: Settings) -> None:
@@ -100,7 +134,7 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> in
         file.write(settings.model_dump_json())
     command = [sys.executable, "-m", "uvicorn", WORKER_APP, "--factory"]
     command += ["--host", host, "--port", str(port), "--workers", str(workers)]
-    command += ["--log-level", "warning"]
+    command += ["--log-level", "warning", *_uvicorn_flags(settings)]
     # SIGTERM (a service manager, `kill`) reaches only us: pass it on so uvicorn shuts its
     # workers down instead of being orphaned. Signal handlers can only be set on the main thread.
     forward = threading.current_thread() is threading.main_thread()

@@ -1,7 +1,8 @@
 """Conversations: the agent plus the store. Every turn (the customer's message, redacted, and the
 copilot's reply with its evidence) is committed before the reply is returned, so a reply that was
-sent is never lost; a database that is down raises `Unavailable`. Once a conversation is handed
-off the bot stays out of it: further messages go to the human side.
+sent is never lost (a streamed one is committed as pending before its first event and completed
+at the end: copilot/record/streamed.py); a database that is down raises `Unavailable`. Once a
+conversation is handed off the bot stays out of it: further messages go to the human side.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection
 
 from copilot.answer.agent import Agent, DecisionSink, DeltaSink
 from copilot.answer.compose import HANDOFF_TEXT
 from copilot.errors import InvalidInput, NotFound
-from copilot.record import db, handoffs, labels
+from copilot.record import db, handoffs, labels, streamed
 from copilot.record.handoffs import priority as priority  # where callers look for it
 from copilot.safety.redact import redact
 from copilot.types import (
@@ -91,28 +92,46 @@ class Conversations:
             else:
                 conv = self._conversation(conn, conversation_id, token, trusted)
             history = self._history(conn, conversation_id) if conv else []
+        # Redacted before the agent sees it: the stored row, the handoff packet and the webhook
+        # all carry this one.
+        context = streamed.redacted_context(context) if context else None
         context = context or (CustomerContext(**conv["context"]) if conv else CustomerContext())
         if conv is not None and conv["state"] == "handed_off":
             return self._to_human(conversation_id, message)
+        seq = len(history)
+        new = None
+        if conv is None:
+            new = {
+                "id": conversation_id,
+                "token_hash": _hash(new_token or ""),
+                "audience": audience,
+                "context": asdict(context),
+            }
+        pending = None
+        if on_delta is not None or on_decision is not None:  # streamed: nothing sent is lost
+            pending = streamed.PendingTurn(self.engine, conversation_id, seq, message, new)
+            on_decision, on_delta = pending.sinks(on_decision, on_delta)
         reply = self._reply(message, history, audience, context, on_delta, on_decision)
         latency = (self.clock() - start) * 1000
+        catalog = self.agent.retriever.catalog if self.agent else None
+        row = streamed.reply_values(reply, latency, catalog)
         with self.engine.begin() as conn:
-            if conv is None:
+            if pending is not None and pending.turn_id is not None:
+                turn_id = pending.complete(conn, row)
+            else:
+                if new is not None:
+                    conn.execute(db.conversations.insert().values(**new))
                 conn.execute(
-                    db.conversations.insert().values(
-                        id=conversation_id,
-                        token_hash=_hash(new_token or ""),
-                        audience=audience,
-                        context=asdict(context),
+                    db.turns.insert().values(
+                        conversation_id=conversation_id, seq=seq, role="user", text=redact(message)
                     )
                 )
-            seq = len(history)
-            conn.execute(
-                db.turns.insert().values(
-                    conversation_id=conversation_id, seq=seq, role="user", text=redact(message)
+                result = conn.execute(
+                    db.turns.insert().values(
+                        conversation_id=conversation_id, seq=seq + 1, role="assistant", **row
+                    )
                 )
-            )
-            turn_id = self._assistant_turn(conn, conversation_id, seq + 1, reply, latency)
+                turn_id = int(result.inserted_primary_key[0])  # type: ignore[index]
             handoff_id = None
             values: dict[str, Any] = {"updated_at": db.now()}
             if reply.hits:
@@ -152,6 +171,13 @@ class Conversations:
             on_decision("handoff", Confidence(0.0, {}), ())
         text = HANDOFF_TEXT["unavailable"]
         return Reply("handoff", text, Confidence(0.0, {}), (), packet, fault=f"agent: {fault}")
+
+    @db.unavailable_when_down()
+    def verify(self, conversation_id: str, token: str | None, trusted: bool = False) -> None:
+        """`NotFound` unless the conversation exists and the token matches: the API checks it
+        before counting a per-conversation limit."""
+        with self.engine.connect() as conn:
+            self._conversation(conn, conversation_id, token, trusted)
 
     @db.unavailable_when_down()
     def request_handoff(
@@ -222,47 +248,9 @@ class Conversations:
                 and handoff.status == "resolved"
                 and db.now() - db.aware(handoff.updated_at) <= REOPEN_WINDOW
             ):
-                conn.execute(
-                    update(db.handoffs)
-                    .where(db.handoffs.c.id == handoff.id)
-                    .values(status="reopened", reopened=handoff.reopened + 1, updated_at=db.now())
-                )
+                handoffs.reopen(conn, handoff)
         reply = Reply("handoff", WITH_HUMAN_TEXT, Confidence(0.0, {}))
         return ChatResult(reply, conversation_id, None, handoff.id if handoff else None, turn_id)
-
-    def _assistant_turn(
-        self, conn: Connection, conversation_id: str, seq: int, reply: Reply, latency: float
-    ) -> int:
-        catalog = self.agent.retriever.catalog if self.agent else None
-        hits = [
-            {
-                "article_id": h.article_id,
-                "score": round(h.score, 4),
-                "dense": round(h.dense, 4),
-                "stale": h.stale,
-                "product_area": h.product_area,
-                "owner": entry.owner if catalog and (entry := catalog.get(h.article_id)) else "",
-            }
-            for h in reply.hits
-        ]
-        result = conn.execute(
-            db.turns.insert().values(
-                conversation_id=conversation_id,
-                seq=seq,
-                role="assistant",
-                text=redact(reply.text),
-                decision=reply.type,
-                reason=reply.handoff.reason if reply.handoff else None,
-                confidence=reply.confidence.value,
-                signals=reply.confidence.signals,
-                hits=hits,
-                citations=[asdict(c) for c in reply.citations],
-                composed_by=reply.composed_by,
-                fault=reply.fault or None,
-                latency_ms=round(latency, 2),
-            )
-        )
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def _conversation(
         self, conn: Connection, conversation_id: str, token: str | None, trusted: bool
@@ -298,16 +286,24 @@ class Conversations:
 
     @db.unavailable_when_down()
     def transcript(
-        self, conversation_id: str, token: str | None = None, trusted: bool = False
+        self,
+        conversation_id: str,
+        token: str | None = None,
+        trusted: bool = False,
+        after: int = 0,
+        limit: int = 100,
     ) -> dict[str, Any]:
+        """Up to `limit` turns after the turn `after`, oldest first; `next_after` is there when
+        more remain (pass it as `after`)."""
         with self.engine.connect() as conn:
             conv = self._conversation(conn, conversation_id, token, trusted)
             rows = conn.execute(
                 select(db.turns)
-                .where(db.turns.c.conversation_id == conversation_id)
-                .order_by(db.turns.c.seq)
+                .where(db.turns.c.conversation_id == conversation_id, db.turns.c.id > after)
+                .order_by(db.turns.c.id)
+                .limit(limit + 1)
             ).all()
-        return {
+        body = {
             "conversation_id": conversation_id,
             "state": conv["state"],
             "context": conv["context"],
@@ -320,9 +316,25 @@ class Conversations:
                     "citations": r.citations or [],
                     "created_at": db.aware(r.created_at).isoformat(),
                 }
-                for r in rows
+                for r in rows[:limit]
             ],
         }
+        if len(rows) > limit:
+            body["next_after"] = rows[limit - 1].id
+        return body
+
+    @db.unavailable_when_down()
+    def turn_count(
+        self, conversation_id: str, token: str | None = None, trusted: bool = False
+    ) -> int:
+        """How many turns the conversation holds (its token checked first, as chat does)."""
+        with self.engine.connect() as conn:
+            self._conversation(conn, conversation_id, token, trusted)
+            return int(
+                conn.execute(
+                    select(func.count()).where(db.turns.c.conversation_id == conversation_id)
+                ).scalar_one()
+            )
 
     @db.unavailable_when_down()
     def feedback(

@@ -172,6 +172,20 @@ outbox = Table(
     Column("delivered_at", DateTime(timezone=True)),
     Column("last_error", Text, nullable=False, default=""),
 )
+# Who did what on each handoff, written in the transaction of the change itself (v7): created,
+# claimed, message, released, resolved, reopened. `actor` is the agent's key name, or "copilot" /
+# "customer" for what the service and the customer did.
+handoff_events = Table(
+    "handoff_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("handoff_id", ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, default=now),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("detail", JSON, nullable=False, default=dict),
+    Index("handoff_events_by_handoff", "handoff_id", "id"),
+)
 schema_version = Table(
     "schema_version",
     metadata,
@@ -223,6 +237,10 @@ def _v6(conn: Connection) -> None:
     metadata.create_all(conn, tables=[labels])
 
 
+def _v7(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[handoff_events])
+
+
 # Append only: a migration that shipped is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "conversations, turns, feedback, handoffs, drafts", _v1),
@@ -231,6 +249,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "webhook outbox", _v4),
     (5, "the fault behind a reply", _v5),
     (6, "labels for certifying the answer threshold", _v6),
+    (7, "the audit trail of each handoff", _v7),
 ]
 
 
