@@ -126,7 +126,7 @@ class Agent:
         transcript = (*history, Turn("user", question))
         query = self._standalone(question, history)
         area = area_for_page(context.page, self.page_areas)
-        ranking = self.retriever.rank(query, audience, prefer_area=area)
+        ranking = self.retriever.rank(query, audience, prefer_area=area, alone=question)
         confidence = self.model.confidence(ranking.signals)
         if WANTS_HUMAN.search(question):
             return self._handoff("customer_asked", confidence, ranking, transcript, context)

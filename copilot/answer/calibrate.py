@@ -181,7 +181,8 @@ def certify_labels(
     article does not (a "not_this" label about another article says nothing, and is left out)."""
     scores, correct = [], []
     for label in labels:
-        ranking = retriever.rank(standalone_query(label.question, label.history), audience)
+        query = standalone_query(label.question, label.history)
+        ranking = retriever.rank(query, audience, alone=label.question)
         if not ranking.hits:
             continue  # never answered, whatever the threshold
         top = ranking.hits[0].article_id

@@ -1,6 +1,7 @@
 """Hybrid retrieval: dense search over chunks (article = its best chunk) fused with BM25 over
-articles by a weighted sum of per-query z-scores. Weights and candidates are measured by
-`copilot eval` on the dev sets (docs/retrieval.md); plain RRF lost 8 points of hit@1 on stackfaq.
+articles by a weighted sum of per-query z-scores; a follow-up is ranked with its context and as
+asked alone, the two mixed by how self-contained the question is. Weights and candidates are
+measured on five labelled KBs (docs/retrieval.md); plain RRF lost 8 points of hit@1 on stackfaq.
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ class FusionWeights:
     relevance_floor: float = 0.25
     # Added to the fused score of articles in the product area of the customer's page.
     area_boost: float = 0.5  # bench/area_boost_study.py
+    # A follow-up is ranked with its context and as asked alone, the two fusions mixed:
+    # (1 - s) * F(with context) + s * F(alone). s is `alone_self_contained` when the question
+    # alone has a chunk at cosine >= `alone_cosine` (it names its own topic), else
+    # `alone_elliptic` (it needs the context). Fitted leave-one-dataset-out on five sets
+    # (docs/retrieval.md, "Fusion"): context helps mtrag-govt, misleads mtrag-fiqa, where
+    # conversations drift to a new article; the question's own cosine tells the two apart.
+    alone_self_contained: float = 0.8
+    alone_elliptic: float = 0.2
+    alone_cosine: float = 0.55  # a MiniLM cosine: refit for another embedder
 
 
 @dataclass(frozen=True)
@@ -134,10 +144,12 @@ class Retriever:
         k: int = 5,
         exclude: frozenset[str] = frozenset(),
         prefer_area: str | None = None,
+        alone: str | None = None,
     ) -> Ranking:
         """The top `k` articles for `query`, with the signals confidence is computed from.
         `exclude` leaves articles out as if they were not in the KB (for self-calibration);
-        `prefer_area` boosts the product area of the page the customer is on."""
+        `prefer_area` boosts the product area of the page the customer is on; `alone` is the
+        customer's last question without its context, when `query` adds context to it."""
         terms = tokenize(query)
         catalog = self.catalog
         if not query.strip() or not len(catalog):
@@ -155,13 +167,15 @@ class Retriever:
         kw = {a: keyword.get(a, 0.0) for a in allowed}
         zd, zk = zscores(d), zscores(kw)
         fused = {a: self.weights.dense * zd[a] + self.weights.keyword * zk[a] for a in allowed}
+        candidates = [
+            a for a in allowed if dense.get(a, -1.0) >= self.weights.relevance_floor or kw[a] > 0
+        ]
+        if alone is not None and alone.strip() and alone != query:
+            candidates = self._mix_alone(alone, audience, exclude, allowed, fused, candidates)
         if prefer_area:
             for a in allowed:
                 if catalog[a].product_area == prefer_area:
                     fused[a] += self.weights.area_boost
-        candidates = [
-            a for a in allowed if dense.get(a, -1.0) >= self.weights.relevance_floor or kw[a] > 0
-        ]
         ranked = sorted(candidates, key=lambda a: (-fused[a], a))[:k]
         hits = []
         for a in ranked:
@@ -189,6 +203,35 @@ class Retriever:
         )
         top_kz = zk[hits[0].article_id] if hits else 0.0
         return Ranking(hits, signals(hits, len(terms), coverage, top_kz))
+
+    def _mix_alone(
+        self,
+        alone: str,
+        audience: Literal["customer", "internal"],
+        exclude: frozenset[str],
+        allowed: list[str],
+        fused: dict[str, float],
+        candidates: list[str],
+    ) -> list[str]:
+        """Mixes the fusion of the question asked alone into `fused` (in place); returns the
+        candidates of both queries, in `allowed` order."""
+        w = self.weights
+        dense, _ = self.dense.scores(alone, audience)
+        dense = {a: v for a, v in dense.items() if a not in exclude}
+        keyword = self.keyword.scores(tokenize(alone))
+        if not dense and not any(keyword.values()):
+            return candidates
+        floor = min(dense.values()) if dense else 0.0
+        zd = zscores({a: dense.get(a, floor) for a in allowed})
+        kw = {a: keyword.get(a, 0.0) for a in allowed}
+        zk = zscores(kw)
+        own = dense and max(dense.values()) >= w.alone_cosine
+        share = w.alone_self_contained if own else w.alone_elliptic
+        for a in allowed:
+            fused[a] = (1 - share) * fused[a] + share * (w.dense * zd[a] + w.keyword * zk[a])
+        keep = set(candidates)
+        keep.update(a for a in allowed if dense.get(a, -1.0) >= w.relevance_floor or kw[a] > 0)
+        return [a for a in allowed if a in keep]
 
 
 def _best_chunks(
