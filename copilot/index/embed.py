@@ -78,6 +78,7 @@ class SentenceTransformerEmbedder:
         # environment.
         disable_progress_bars()
         transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
 
     @property
