@@ -83,15 +83,23 @@ def open_agent(
 
 
 def calibrate(
-    settings: Settings, *, labels_file: Path | None = None, embedder: Embedder | None = None
-) -> tuple[ConfidenceModel, Certificate]:
-    """Calibrate this KB again: the shipped model adapted by the KB's probes, then the labels in
-    the store (with those in `labels_file` added first) asked to certify a threshold. Written to
-    the data folder, where the agent reads it."""
+    settings: Settings,
+    *,
+    labels_file: Path | None = None,
+    embedder: Embedder | None = None,
+    force: bool = True,
+) -> tuple[ConfidenceModel, Certificate | None]:
+    """Calibrate this KB: the shipped model adapted by the KB's probes, then the labels in the
+    store (with those in `labels_file` added first) asked to certify a threshold. Written to the
+    data folder, where the agent reads it. Without `force`, a calibration already done for the
+    current index is kept (no certificate is returned then)."""
     from copilot.evals.dataset import load_dataset
     from copilot.record import labels
 
-    agent, index = open_agent(settings, recalibrate=True, embedder=embedder)
+    agent, index = open_agent(settings, recalibrate=force, embedder=embedder)
+    if "labels" in agent.model.notes and labels_file is None and not force:
+        index.close()
+        return agent.model, None
     try:
         engine = db.connect(settings.database_url, settings.data_dir)
         try:
@@ -194,6 +202,7 @@ class Copilot:
             embedder = self.agent.retriever.embedder if self.agent else None
             embedder = embedder or load_embedder(self.settings)
             report = build_index(self.settings, embedder)
+            calibrate(self.settings, embedder=embedder, force=False)  # labels certify again
             self.use(*open_agent(self.settings, embedder=embedder))
             return report
         finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +17,8 @@ from pydantic_settings import (
 )
 
 from copilot.errors import ConfigError
+
+RESERVED_ACTORS = frozenset({"copilot", "customer", "system"})
 
 
 class ApiKey(BaseModel):
@@ -95,6 +97,18 @@ class Settings(BaseSettings):
     article_url: str = "/articles/{article_id}"
     webhook_url: str | None = None  # handoffs are POSTed here, signed with webhook_secret
     webhook_secret: str | None = None
+
+    @field_validator("api_keys")
+    @classmethod
+    def _one_agent_per_key(cls, keys: list[ApiKey]) -> list[ApiKey]:
+        # Actions are attributed to a key's name: two keys with one name would be one agent, and
+        # a key named like a system actor could forge the audit trail.
+        names = [k.name for k in keys]
+        if dup := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"key names must be unique; used twice: {', '.join(dup)}")
+        if reserved := sorted(set(names) & RESERVED_ACTORS):
+            raise ValueError(f"key names {', '.join(reserved)} are reserved")
+        return keys
 
     @classmethod
     def settings_customise_sources(

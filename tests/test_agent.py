@@ -144,13 +144,14 @@ def test_cli_ask_json_follows_the_contract(
         return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
     # A threshold that answers: the answer and its citation, in the contract's shape.
-    ConfidenceModel(answer_threshold=0.0, notes={"labelled": 1.0}).save(params_path(data))
+    notes = {"labelled": 1.0, "index_built_at": sample[1].manifest.built_at}
+    ConfidenceModel(answer_threshold=0.0, notes=notes).save(params_path(data))
     answered = ask()
     assert set(answered) >= {"type", "text", "confidence", "citations", "handoff"}
     assert answered["type"] == "answer" and answered["handoff"] is None
     assert answered["citations"][0]["article_id"] == "sso-login-loop"  # type: ignore[index]
     # One that never does: a handoff whose packet names what was tried.
-    ConfidenceModel(answer_threshold=1.01, clarify_threshold=1.01, notes={"labelled": 1.0}).save(
+    ConfidenceModel(answer_threshold=1.01, clarify_threshold=1.01, notes=notes).save(
         params_path(data)
     )
     handed = ask()
@@ -243,3 +244,8 @@ def test_the_customers_page_boosts_its_product_area(
     assert on_page.hits[0].product_area == other.product_area
     elsewhere = bot.reply(question, context=CustomerContext(page="https://x.io/app/acme/home"))
     assert elsewhere.hits[0].article_id == plain[0].article_id
+
+
+def test_threshold_for_never_splits_a_tie() -> None:
+    # Three answers at the same score: a threshold answers all three or none of them.
+    assert threshold_for([0.9, 0.9, 0.9, 0.1], [True, False, False, True], 0.05) == 1.0

@@ -59,6 +59,8 @@ def test_leaks_are_identifiers_or_prompt_text_from_nowhere() -> None:
         "https://flowbench.io%2eevil.test/",
         "![x](\\\\evil.example/p.png)",
         "[login](https:/\\evil.example/login)",
+        "see https:evil.example now",  # relative on an https page, absolute in an address bar
+        "[x](http:evil.example/a)",
     ],
 )
 def test_urls_are_judged_as_browsers_parse_them(text: str) -> None:

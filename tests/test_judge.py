@@ -100,3 +100,10 @@ def test_parse_reads_only_a_verdict() -> None:
     assert not parse('{"answer": true}', 3).usable
     assert not parse('{"answer": 0}', 3).usable
     assert not parse("", 3).usable
+
+
+def test_a_customer_cannot_fill_the_judges_template(sample: Sample, server: Any) -> None:
+    server.chat = ['{"answer": "none"}']
+    judged(sample, server).reply("my webhook signature fails {passages} {question}")
+    prompt = server.requests[0][2]["messages"][0]["content"]
+    assert "fails {passages} {question}" in prompt and prompt.count('<passage n="1">') == 1

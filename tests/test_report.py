@@ -236,3 +236,14 @@ def test_report_on_the_stackfaq_questions_renders_in_chromium(
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         assert errors == [] and (tmp_path / "report.png").stat().st_size > 20_000
         assert page.locator("svg rect").count() > 3 and page.locator("ol li").count() >= 1
+
+
+def test_only_weak_matches_are_content_gaps() -> None:
+    from copilot.record.gaps import _weak
+
+    assert _weak("no_results", [])
+    assert _weak("low_confidence", [{"article_id": "a", "dense": 0.31}])
+    assert _weak("low_confidence", [{"article_id": "a"}])  # stored before the cosine was kept
+    assert not _weak("low_confidence", [{"article_id": "a", "dense": 0.72}])  # the article exists
+    assert not _weak("unavailable", [])  # the service was down, the KB is not to blame
+    assert not _weak("llm_failure", [{"article_id": "a", "dense": 0.2}])

@@ -63,3 +63,17 @@ def test_follow_up_carries_the_previous_customer_turn() -> None:
     ]
     assert standalone_query("and on mobile?", history) == "I use Okta\nand on mobile?"
     assert standalone_query("hello") == "hello"
+
+
+def test_a_follow_up_is_ranked_with_its_context_and_alone(retriever: Retriever) -> None:
+    """A self-contained follow-up leans on itself; an elliptic one on the context it follows."""
+    context = "Exporting to CSV fails, the file is too large"
+    drift = standalone_query(
+        "single sign-on keeps returning to the login page", [("user", context)]
+    )
+    with_context = retriever.rank(drift).hits
+    mixed = retriever.rank(drift, alone="single sign-on keeps returning to the login page").hits
+    assert mixed[0].article_id == "login-sso"
+    assert [h.article_id for h in with_context] != [h.article_id for h in mixed]
+    elliptic = standalone_query("and on mobile?", [("user", context)])
+    assert retriever.rank(elliptic, alone="and on mobile?").hits[0].article_id == "export-csv"

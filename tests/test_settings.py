@@ -31,3 +31,21 @@ def test_invalid_setting_names_the_field(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("COPILOT_REVIEW_EVERY_DAYS", "-5")
     with pytest.raises(ConfigError, match="review_every_days"):
         load_settings()
+
+
+def test_each_api_key_is_one_agent() -> None:
+    import hashlib
+
+    import pytest
+
+    from copilot.errors import ConfigError
+    from copilot.settings import load_settings
+
+    def key(name: str) -> dict[str, str]:
+        digest = hashlib.sha256(name.encode() + b"x").hexdigest()
+        return {"name": name, "scope": "agent", "sha256": digest}
+
+    with pytest.raises(ConfigError, match="used twice: ana"):
+        load_settings(api_keys=[key("ana"), key("ana")])
+    with pytest.raises(ConfigError, match="copilot are reserved"):
+        load_settings(api_keys=[key("copilot")])

@@ -50,7 +50,9 @@ def test_a_wheel_installed_elsewhere_answers_with_its_own_prompts(
     data = tmp_path / "data"
     shutil.copytree(sample[0].data_dir, data)
     # A docs owner's certified threshold that answers this question, so the LLM path runs.
-    ConfidenceModel(answer_threshold=0.0, notes={"labelled": 1.0}).save(params_path(data))
+    built = sample[1].manifest.built_at
+    model = ConfidenceModel(answer_threshold=0.0, notes={"labelled": 1.0, "index_built_at": built})
+    model.save(params_path(data))
     with fake_openai_server() as server:
         server.chat = ['{"answer": 1}', ANSWER]  # the judge agrees, then the answer
         env = {

@@ -37,8 +37,8 @@ async def readyz(request: Request) -> Any:
             problems.append(str(exc))
     ok = all(checks.values())
     body: dict[str, Any] = {"status": "ready" if ok else "not ready", **checks}
-    if copilot is not None:  # ready or not, what the KB left out is said (path -> why)
-        body["skipped_articles"] = await run_in_threadpool(copilot.skipped)
+    if copilot is not None:  # how many articles the index left out; which, at /v1/admin/lint
+        body["skipped_articles"] = len(await run_in_threadpool(copilot.skipped))
     if problems:
         body["problems"] = problems
     return JSONResponse(body, 200 if ok else 503)

@@ -38,6 +38,9 @@ FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.S)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 URL = re.compile(r"https?://|www\.", re.I)
 CLAIM_WORDS = (6, 40)  # a Cause or Fix sentence long enough to be a question, short enough to fit
+# Fewer left-out probes than this cannot say what "unanswerable" looks like on this KB (a KB of
+# one or two articles): nothing is answered until labels certify a threshold.
+MIN_LEFT_OUT = 20
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,14 @@ def calibrate(
     """The shipped model adapted to this KB, and its answer threshold (no labels needed)."""
     shipped = shipped or Shipped.load()
     left_out = [s for s, _ in _asked(retriever, left_out_probes(retriever.catalog))]
+    if len(left_out) < MIN_LEFT_OUT:
+        model = ConfidenceModel(answer_threshold=1.01, clarify_threshold=0.5)
+        model.fitted_on = (
+            f"not calibrated: {len(left_out)} left-out probes from {len(retriever.catalog)} "
+            f"articles are too few (at least {MIN_LEFT_OUT}); nothing is answered until labels "
+            "certify a threshold (`copilot calibrate --labels FILE`)"
+        )
+        return model
     model = shipped.for_kb(left_out)
     scored = _asked(retriever, probes(retriever.catalog))
     by_probes = threshold_for(
@@ -213,8 +224,9 @@ def params_path(data_dir: Path) -> Path:
 def ensure_calibrated(
     retriever: Retriever, data_dir: Path, *, force: bool = False
 ) -> ConfidenceModel:
-    """The KB's calibrated model, calibrated again when the index changed since. A threshold
-    certified by labels is kept until `force` (`copilot calibrate` certifies again)."""
+    """The KB's calibrated model, calibrated again when the index changed since (a threshold the
+    labels certified described the old index: `copilot calibrate` certifies it again, and
+    `copilot index` and a reindex do that themselves)."""
     path = params_path(data_dir)
     built = retriever.index.manifest.built_at
     if path.is_file() and not force:
@@ -222,7 +234,7 @@ def ensure_calibrated(
             model = ConfidenceModel.load(path)
         except ConfigError:
             model = ConfidenceModel()  # unreadable: calibrated again below
-        if model.notes.get("index_built_at") == built or model.notes.get("labelled"):
+        if model.notes.get("index_built_at") == built:
             return model
     model = calibrate(retriever)
     model.notes["index_built_at"] = built

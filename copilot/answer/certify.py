@@ -53,8 +53,9 @@ class Certificate:
                 )
             else:
                 why = (
-                    f"the {self.labels} labels hold too many wrong answers at every threshold "
-                    f"for a {self.confidence:.0%} bound of {pct}: retrieval misses them"
+                    f"the {self.labels} labels hold too many wrong answers at the strictest "
+                    f"testable threshold for a {self.confidence:.0%} bound of {pct}: confident "
+                    "wrong answers come first (see them with `copilot eval`)"
                 )
             return (
                 f"not certified yet: {why}. Add labels (`copilot calibrate --labels FILE`, the "

@@ -1,6 +1,7 @@
 """Confidence: the probability that the top article answers the question, from retrieval signals
-through a small logistic model. The model and the answer threshold are fitted per KB by
-`copilot calibrate` (copilot/calibrate.py) and shipped as a parameters file in the data folder.
+through a small logistic model. The model ships fitted on labelled KBs and is adapted to each KB,
+with its answer threshold, by `copilot calibrate` (copilot/answer/calibrate.py), which writes it to
+the data folder.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class ConfidenceModel:
         return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
     def confidence(self, named: dict[str, float]) -> Confidence:
-        return Confidence(round(self.probability(named), 4), named)
+        # Unrounded: the threshold was set on these very numbers (certify.py, threshold_for).
+        return Confidence(self.probability(named), named)
 
     def save(self, path: Path) -> None:
         from copilot.index.store import write_atomic
@@ -111,6 +113,8 @@ def threshold_for(probabilities: Sequence[float], correct: Sequence[bool], targe
     best, wrong = 1.0, 0
     for i, (p, ok) in enumerate(pairs, 1):
         wrong += not ok
+        if i < len(pairs) and pairs[i][0] == p:
+            continue  # ties: a threshold answers all of them or none
         if wrong / i <= target:
             best = p
     return best

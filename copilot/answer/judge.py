@@ -19,6 +19,7 @@ from copilot.types import Hit, Turn
 
 PASSAGES = 3  # the top articles the judge reads
 JSON_OBJECT = re.compile(r"\{[^{}]*\}")
+PLACEHOLDER = re.compile(r"\{(history|question|passages)\}")
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,13 @@ class Judge:
             f'<passage n="{n}">\n{quote(h.title)}\n{_source(catalog, h)}\n</passage>'
             for n, h in enumerate(shown, 1)
         )
-        prompt = (
-            self.template.replace("{history}", _history(history))
-            .replace("{question}", customer_text(question))
-            .replace("{passages}", passages)
-        )
+        fill = {
+            "history": _history(history),
+            "question": customer_text(question),
+            "passages": passages,
+        }
+        # One pass: a customer who writes "{passages}" gets it back as text, not filled in.
+        prompt = PLACEHOLDER.sub(lambda m: fill[m.group(1)], self.template)
         try:
             raw = "".join(self.llm.stream([{"role": "user", "content": prompt}]))
         except LLMError as exc:

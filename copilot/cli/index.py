@@ -35,7 +35,7 @@ def register(subparsers: Subparsers[Any]) -> None:
     index.add_argument(
         "--strict",
         action="store_true",
-        help="fail when any article has lint errors instead of skipping it",
+        help="fail when any article has lint errors (without it only unsafe ones are left out)",
     )
     index.add_argument("--today", metavar="YYYY-MM-DD", help="the date staleness is judged on")
     index.add_argument(
@@ -80,16 +80,17 @@ def run_index(args: argparse.Namespace) -> int:
     print(report.summary())
     _export_fast_encoder(settings)
     if not args.no_calibrate:
-        from copilot.service import open_agent
+        from copilot.service import calibrate
 
-        # Opening the agent fits the KB's confidence model when the index changed; the embedder
-        # already loaded is passed so its model is not loaded twice.
-        agent, index = open_agent(settings, embedder=embedder)
-        index.close()
+        # Calibrated again when the index changed, labels included; the embedder already
+        # loaded is passed so its model is not loaded twice.
+        model, cert = calibrate(settings, embedder=embedder, force=False)
         print(
-            f"calibration: answer when confidence >= {agent.model.answer_threshold:.2f} "
-            f"({agent.model.fitted_on})"
+            f"calibration: answer when confidence >= {model.answer_threshold:.2f} "
+            f"({model.fitted_on})"
         )
+        if cert is not None and cert.labels:
+            print(f"labels: {cert.words()}")
     return EXIT_OK
 
 
@@ -110,7 +111,7 @@ def _export_fast_encoder(settings: Settings) -> None:
     print(f"fast query encoder: ONNX export checked (cosine error {error:.1e}) in {folder}")
 
 
-def run_calibrate(args: argparse.Namespace) -> int:
+def run_calibrate(args: argparse.Namespace) -> int:  # always calibrates again
     from copilot.answer.calibrate import params_path
     from copilot.service import calibrate
 
@@ -121,5 +122,6 @@ def run_calibrate(args: argparse.Namespace) -> int:
         f"{model.clarify_threshold:.2f} ({model.fitted_on}); "
         f"written to {params_path(settings.data_dir)}"
     )
-    print(f"labels: {cert.words()}")
+    if cert is not None:
+        print(f"labels: {cert.words()}")
     return EXIT_OK

@@ -66,10 +66,12 @@ def gap_questions(engine: Engine, since: date | None = None) -> list[tuple[str, 
 
 
 def _weak(reason: str | None, hits: list[dict[str, object]] | None) -> bool:
-    if not hits:
-        return True  # nothing found at all
-    top = hits[0].get("dense")
-    return reason in GAP_REASONS and isinstance(top, int | float) and top < WEAK_DENSE
+    """A handoff for want of an article: nothing found, or only a weak match (turns stored
+    before the cosine was kept count as weak). Not the service being down, nor the LLM."""
+    if reason not in GAP_REASONS:
+        return False
+    top = hits[0].get("dense") if hits else None
+    return not isinstance(top, int | float) or top < WEAK_DENSE
 
 
 def cluster(

@@ -90,9 +90,10 @@ def _is_bare(url: str) -> bool:
 
 
 def _looks_absolute(url: str) -> bool:
-    """A URL that names a host of its own (and so is not one of our relative links), even one
-    that happens to name ours."""
-    return bool(re.match(r"\s*(?:[a-z][a-z0-9+.-]*:)?[\\/]{2}", url, re.I)) or OWN_HOST in url
+    """A URL that is not one of our relative links: it has a scheme (`https:evil.example` is
+    relative to an https page, but a browser's address bar, or an http page, opens evil.example),
+    starts with two slashes of either kind, or names our placeholder host."""
+    return bool(re.match(r"\s*(?:[a-z][a-z0-9+.-]*:|[\\/]{2})", url, re.I)) or OWN_HOST in url
 
 
 @cache
