@@ -25,7 +25,6 @@ from copilot.answer.retrieve import Retriever
 from copilot.errors import (
     ConfigError,
     Conflict,
-    CopilotError,
     EmbedderMismatch,
     InvalidInput,
     Unavailable,
@@ -244,17 +243,18 @@ class Copilot:
         return self.conversations.label(conversation_id, turn_id, article_id, agent)
 
     def skipped(self) -> dict[str, str]:
-        """The articles the current index left out, path -> why (from its manifest)."""
+        """The articles the current index left out, path -> why (from its manifest); empty when
+        there is no index to ask (readiness says why elsewhere)."""
         if self.agent is not None:
             return dict(self.agent.retriever.index.manifest.skipped)
         try:
             store = open_store(self.settings.index_dir, self.settings.chroma_url)
-        except CopilotError:
+        except Exception:  # e.g. a Chroma server that cannot be reached
             return {}
         try:
             current = store.current()
             return dict(current.manifest.skipped) if current and current.manifest else {}
-        except CopilotError:
+        except Exception:
             return {}
         finally:
             store.close()
