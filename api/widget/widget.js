@@ -352,7 +352,6 @@
 
   function handedOff() {
     state.handedOff = true;
-    state.seen = state.seen || 0;
     save();
     startPolling();
   }
@@ -392,21 +391,24 @@
     polling = setInterval(poll, 2000);
     poll();
   }
+  // Pages through the turns after the last one seen (`after`), so a long conversation never
+  // hides a new agent reply past the first page.
   function poll() {
-    fetch(api + "/v1/conversations/" + encodeURIComponent(state.conversationId), {
-      headers: headers(),
-    })
+    var url = api + "/v1/conversations/" + encodeURIComponent(state.conversationId) +
+      "?limit=200" + (state.after ? "&after=" + encodeURIComponent(state.after) : "");
+    fetch(url, { headers: headers() })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (t) {
         if (!t) return;
-        var agents = t.turns.filter(function (x) { return x.role === "agent"; });
-        agents.slice(state.seen || 0).forEach(function (x) {
+        t.turns.forEach(function (x) {
+          if (x.role !== "agent") return;
           var m = { role: "agent", text: x.text };
           remember(m);
           render(m);
         });
-        state.seen = agents.length;
+        if (t.turns.length) state.after = t.turns[t.turns.length - 1].id;
         save();
+        if (t.next_after) poll();
       });
   }
 
