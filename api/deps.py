@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
 
 from api.limits import RateLimiter, RedisRateLimiter
 from api.prometheus import Metrics
@@ -91,7 +92,8 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 def valid_conversation_id(conversation_id: str | None) -> None:
     """For ids that arrive in a body: the same 422 as the path pattern gives."""
     if conversation_id is not None and not re.fullmatch(UUID_PATTERN, conversation_id):
-        raise HTTPException(422, "conversation_id: not a conversation id (a UUID)")
+        problem = {"loc": ("body", "conversation_id"), "type": "string_pattern_mismatch"}
+        raise RequestValidationError([{**problem, "msg": "not a conversation id (a UUID)"}])
 
 
 def public_conversation(

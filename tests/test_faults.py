@@ -91,9 +91,11 @@ def test_llm_faults_give_an_answer_or_a_handoff_in_time(
         assert body["type"] == "answer" and body["composed_by"] == "extractive_fallback"
         assert "Read the raw request body as bytes" in body["text"]
     else:
-        assert body["type"] == "handoff" and body["handoff"]["reason"] == "llm_failure"
+        assert body["type"] == "handoff" and body["handoff"]["status"] == "waiting for a person"
     assert "event: final" in events and "event: error" not in events
     turns = [t for t in stored_turns(engine) if t.role == "assistant"]
+    # Customers see no reason code (issue 16); the stored turn keeps it.
+    assert fallback == "extractive" or turns[0].reason == "llm_failure"
     assert len(turns) == 2 and all(t.fault for t in turns), [t.fault for t in turns]
     assert turns[0].fault.startswith(("llm: ", "llm answer rejected: "))
     engine.dispose()
@@ -114,8 +116,8 @@ def test_without_an_index_chat_hands_off_and_service_recovers(
         r = httpx.post(f"{base}/v1/chat", json={"message": QUESTION}, timeout=30)
         assert r.status_code == 200
         body = r.json()
-        assert body["type"] == "handoff" and body["handoff"]["reason"] == "unavailable"
-        assert "unavailable" in body["text"]
+        assert body["type"] == "handoff" and body["handoff"]["id"]
+        assert "unavailable" in body["text"]  # the reason code itself stays with the agents
         assert httpx.get(f"{base}/articles/invoice-pdf-missing").status_code == 503
 
         shutil.copytree(sample[0].data_dir / "index", data / "index")
@@ -144,7 +146,7 @@ def test_vector_store_unreachable_at_start(sample: Any, tmp_path: Path) -> None:
         ready = httpx.get(f"{base}/readyz")
         assert ready.status_code == 503 and ready.json()["index"] is False
         body = httpx.post(f"{base}/v1/chat", json={"message": QUESTION}, timeout=30).json()
-        assert body["type"] == "handoff" and body["handoff"]["reason"] == "unavailable"
+        assert body["type"] == "handoff" and "unavailable" in body["text"]
 
 
 @pytest.mark.slow
@@ -198,7 +200,7 @@ def test_vector_store_dying_under_a_running_service(
             proc.wait()
             r = httpx.post(f"{base}/v1/chat", json={"message": QUESTION}, timeout=60)
             assert r.status_code == 200
-            assert r.json()["handoff"]["reason"] == "unavailable"
+            assert r.json()["type"] == "handoff" and "unavailable" in r.json()["text"]
             draft = httpx.post(
                 f"{base}/v1/drafts",
                 json={"body": QUESTION},

@@ -45,14 +45,14 @@ async def chat(
         raise HTTPException(413, f"message longer than {settings.max_message_chars} characters")
     token = body.conversation_token or x_conversation_token
     if body.conversation_id:
-        # The per-conversation limit only once the token matched: knowing a conversation's id
-        # must not let anyone 429 its owner, and an unknown id leaves no limit entry behind.
-        await run_in_threadpool(copilot.conversations.verify, body.conversation_id, token)
-        limit(
-            request, f"conversation:{body.conversation_id}", settings.conversation_rate_per_minute
-        )
+        # turn_count checks the token first (404): the per-conversation limit is counted only
+        # once it matched, so knowing a conversation's id does not let anyone 429 its owner, and
+        # an unknown id leaves no limit entry behind.
         held = await run_in_threadpool(
             copilot.conversations.turn_count, body.conversation_id, token
+        )
+        limit(
+            request, f"conversation:{body.conversation_id}", settings.conversation_rate_per_minute
         )
         if held >= settings.max_turns_per_conversation:
             raise HTTPException(409, "this conversation is full: start a new one")

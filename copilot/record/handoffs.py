@@ -67,9 +67,7 @@ class OffsiteLinks(InvalidInput):
         self.links = links
 
 
-def record(
-    conn: Connection, handoff_id: str, actor: str, action: str, **detail: Any
-) -> None:
+def record(conn: Connection, handoff_id: str, actor: str, action: str, **detail: Any) -> None:
     """One line of a handoff's audit trail, in the caller's transaction."""
     conn.execute(
         db.handoff_events.insert().values(
@@ -223,9 +221,6 @@ def agent_message(
     """The human side of the conversation: only the agent who claimed the handoff writes. A
     link customers may not be shown raises `OffsiteLinks` unless `confirm_links`; a confirmed
     message is stored as written, and the confirmation is in the audit trail."""
-    offsite = links.offsite(text)
-    if offsite and not confirm_links:
-        raise OffsiteLinks(offsite)
     with engine.begin() as conn:
         row = _row(conn, handoff_id)
         if row.status != "claimed" or row.claimed_by != agent:
@@ -234,6 +229,9 @@ def agent_message(
                 + (f" by {row.claimed_by}" if row.claimed_by else "")
                 + ": claim it before writing"
             )
+        offsite = list(dict.fromkeys(links.offsite(text)))  # each link once, in order
+        if offsite and not confirm_links:
+            raise OffsiteLinks(offsite)
         turn_id, seq = db.append_turn(conn, row.conversation_id, "agent", redact(text))
         detail: dict[str, Any] = {"turn_id": turn_id}
         if offsite:
