@@ -32,7 +32,6 @@ from copilot.types import (
     CustomerContext,
     Handoff,
     Label,
-    LabelVerdict,
     Reply,
     Turn,
 )
@@ -363,7 +362,7 @@ class Conversations:
                     raise NotFound(f"turn {turn_id} is not a reply in this conversation")
             turn_id = turn.id if turn is not None else None
             if turn is not None and kind in ("unhelpful", "wrong_answer"):
-                self._label_not_this(conn, conversation_id, turn)
+                labels.from_thumbs_down(conn, conversation_id, turn)
             conn.execute(
                 db.feedback.insert().values(
                     conversation_id=conversation_id,
@@ -378,8 +377,8 @@ class Conversations:
     def label(
         self, conversation_id: str, turn_id: int | None, article_id: str | None, author: str
     ) -> Label:
-        """An agent's verdict on the question behind a reply: `article_id` answers it, or (None)
-        the KB does not. Stored as a label for calibration."""
+        """An agent's verdict on the question behind a reply (the latest when `turn_id` is
+        None): `article_id` answers it, or (None) the KB does not."""
         with self.engine.begin() as conn:
             self._conversation(conn, conversation_id, None, trusted=True)
             replies = select(db.turns).where(
@@ -390,40 +389,7 @@ class Conversations:
             turn = conn.execute(replies.order_by(db.turns.c.seq.desc())).first()
             if turn is None:
                 raise NotFound(f"turn {turn_id} is not a reply in this conversation")
-            question, history = self._asked_before(conn, conversation_id, turn.seq)
-            if question is None:
-                raise InvalidInput("turn_id: no customer question comes before this reply")
-            verdict: LabelVerdict = "answers" if article_id else "not_in_kb"
-            articles = (article_id,) if article_id else ()
-            label = Label(question, verdict, articles, history, "agent", author)
-            labels.insert(conn, label, conversation_id)
-        return label
-
-    def _asked_before(
-        self, conn: Connection, conversation_id: str, seq: int
-    ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
-        """The customer message a reply at `seq` answered, and the turns before it."""
-        earlier = conn.execute(
-            select(db.turns.c.role, db.turns.c.text)
-            .where(db.turns.c.conversation_id == conversation_id, db.turns.c.seq < seq)
-            .order_by(db.turns.c.seq)
-        ).all()
-        if not earlier or earlier[-1].role != "user":
-            return None, ()
-        history = tuple((r.role, r.text) for r in earlier[:-1] if r.role in ("user", "assistant"))
-        return earlier[-1].text, history
-
-    def _label_not_this(self, conn: Connection, conversation_id: str, turn: Any) -> None:
-        """A thumbs-down on an answer is a label: the article it cited does not answer the
-        question the customer asked (the calibration learns from it)."""
-        if turn.decision != "answer" or not turn.citations:
-            return
-        question, history = self._asked_before(conn, conversation_id, turn.seq)
-        if question is None:
-            return
-        article = str(turn.citations[0]["article_id"])
-        label = Label(question, "not_this", (article,), history, "customer", "feedback")
-        labels.insert(conn, label, conversation_id)
+            return labels.from_agent(conn, conversation_id, turn, article_id, author)
 
 
 def _verdict(kind: str | None) -> Literal["helpful", "unhelpful"] | None:

@@ -7,13 +7,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
+from copilot.errors import InvalidInput
 from copilot.record import db
 from copilot.safety.redact import redact
-from copilot.types import Label
+from copilot.types import Label, LabelVerdict
 
 
 def _key(label: Label) -> str:
@@ -75,3 +77,44 @@ def all_labels(engine: Engine) -> list[Label]:
         )
         for r in rows
     ]
+
+
+def from_agent(
+    conn: Connection, conversation_id: str, turn: Any, article_id: str | None, author: str
+) -> Label:
+    """An agent's one click on a reply: `article_id` answers the question behind it, or (None)
+    the KB does not."""
+    question, history = _asked_before(conn, conversation_id, turn.seq)
+    if question is None:
+        raise InvalidInput("turn_id: no customer question comes before this reply")
+    verdict: LabelVerdict = "answers" if article_id else "not_in_kb"
+    label = Label(question, verdict, (article_id,) if article_id else (), history, "agent", author)
+    insert(conn, label, conversation_id)
+    return label
+
+
+def from_thumbs_down(conn: Connection, conversation_id: str, turn: Any) -> None:
+    """A thumbs-down on an answer: the article it cited does not answer the question asked."""
+    if turn.decision != "answer" or not turn.citations:
+        return
+    question, history = _asked_before(conn, conversation_id, turn.seq)
+    if question is None:
+        return
+    article = str(turn.citations[0]["article_id"])
+    label = Label(question, "not_this", (article,), history, "customer", "feedback")
+    insert(conn, label, conversation_id)
+
+
+def _asked_before(
+    conn: Connection, conversation_id: str, seq: int
+) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The customer message a reply at `seq` answered, and the turns before it."""
+    earlier = conn.execute(
+        select(db.turns.c.role, db.turns.c.text)
+        .where(db.turns.c.conversation_id == conversation_id, db.turns.c.seq < seq)
+        .order_by(db.turns.c.seq)
+    ).all()
+    if not earlier or earlier[-1].role != "user":
+        return None, ()
+    history = tuple((r.role, r.text) for r in earlier[:-1] if r.role in ("user", "assistant"))
+    return earlier[-1].text, history
