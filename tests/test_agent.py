@@ -173,13 +173,18 @@ def test_cli_chat_keeps_the_conversation(
     sample: tuple[Settings, OpenIndex, Retriever],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     from copilot.cli import main
 
-    settings, _, _ = sample
+    settings, index, _ = sample
+    data = tmp_path / "data"
+    shutil.copytree(settings.data_dir, data)  # chat writes a database: into a copy
+    notes = {"labelled": 1.0, "index_built_at": index.manifest.built_at}
+    ConfidenceModel(answer_threshold=0.0, notes=notes).save(params_path(data))
     lines = iter(["my invoice PDF", "can I talk to a human please"])
     monkeypatch.setattr("builtins.input", lambda _prompt: next(lines))
-    assert main(["chat", "--data-dir", str(settings.data_dir)]) == 0
+    assert main(["chat", "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out
     assert out.count("copilot> ") == 2
     assert "handed off to a person" in out
