@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Path, Request
-from fastapi.exceptions import RequestValidationError
 
 from api.limits import RateLimiter, RedisRateLimiter
 from api.prometheus import Metrics
+from api.schemas import UUID_PATTERN
 from copilot.service import Copilot
 from copilot.settings import Settings
 
@@ -82,18 +81,6 @@ def client_limit(request: Request, group: str) -> None:
     only from a proxy listed in `trusted_proxies`, the one it forwarded (`copilot serve`)."""
     client = request.client.host if request.client else "?"
     limit(request, f"client:{group}:{client}", _settings(request).rate_limit_per_minute)
-
-
-# Conversation ids are UUIDs (str(uuid4())): anything else is a 422 before any lookup or limit
-# entry, so a junk id costs the server nothing it keeps.
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-
-
-def valid_conversation_id(conversation_id: str | None) -> None:
-    """For ids that arrive in a body: the same 422 as the path pattern gives."""
-    if conversation_id is not None and not re.fullmatch(UUID_PATTERN, conversation_id):
-        problem = {"loc": ("body", "conversation_id"), "type": "string_pattern_mismatch"}
-        raise RequestValidationError([{**problem, "msg": "not a conversation id (a UUID)"}])
 
 
 def public_conversation(

@@ -35,9 +35,14 @@ class Context(BaseModel):
         return CustomerContext(self.page, self.workspace, self.plan, self.role)
 
 
+# Conversation ids are UUIDs (str(uuid4())): anything else is a 422 before any lookup or limit
+# state is touched, and the spec says so.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
 class ChatRequest(BaseModel):
     message: str = Field(min_length=1)
-    conversation_id: str | None = Field(default=None, max_length=36)
+    conversation_id: str | None = Field(default=None, max_length=36, pattern=UUID_PATTERN)
     conversation_token: str | None = Field(default=None, max_length=100)
     context: Context = Context()
     stream: bool = False
@@ -68,7 +73,7 @@ class LabelRequest(BaseModel):
     null for "not in the KB"."""
 
     turn_id: TurnId | None = Field(default=None, description="the reply; default: the latest")
-    article_id: str | None = Field(max_length=200)
+    article_id: str | None = Field(min_length=1, max_length=200)
 
 
 class Message(BaseModel):

@@ -26,7 +26,7 @@ from copilot.errors import (
     ConfigError,
     Conflict,
     EmbedderMismatch,
-    InvalidInput,
+    NotFound,
     Unavailable,
 )
 from copilot.index.build import IndexReport, build_index
@@ -201,7 +201,10 @@ class Copilot:
             embedder = self.agent.retriever.embedder if self.agent else None
             embedder = embedder or load_embedder(self.settings)
             report = build_index(self.settings, embedder)
-            calibrate(self.settings, embedder=embedder, force=False)  # labels certify again
+            if not report.wrote and self.agent is not None:
+                return report  # the index in use is current: nothing to swap
+            # A new index: calibrated again (the labels certify again), then swapped in.
+            calibrate(self.settings, embedder=embedder, force=False)
             self.use(*open_agent(self.settings, embedder=embedder))
             return report
         finally:
@@ -239,7 +242,7 @@ class Copilot:
         """An agent's one-click verdict: `article_id` answers the question behind the reply, or
         (None) it is not in the KB. Stored for calibration (`copilot calibrate`)."""
         if article_id is not None and article_id not in self.catalog:
-            raise InvalidInput(f"article_id: no article {article_id!r} in the KB")
+            raise NotFound(f"article_id: no article {article_id!r} in the KB")
         return self.conversations.label(conversation_id, turn_id, article_id, agent)
 
     def skipped(self) -> dict[str, str]:

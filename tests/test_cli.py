@@ -31,7 +31,7 @@ positional arguments:
     lint      check KB articles: format, owners, staleness, unsafe content
     index     build or update the search index of the KB
     calibrate
-              fit the confidence thresholds to this KB (index does it after each change)
+              fit when to answer to this KB, and certify it with labels when there are enough
     eval      score retrieval on a question set, beside BM25 and llama-index baselines
     ask       ask one question and print the reply
     chat      talk to the copilot in the terminal, keeping the conversation

@@ -97,7 +97,7 @@ def test_agents_label_in_one_click_under_their_own_name(
     answers = client.post(url, json={"article_id": "guest-access-limits"}, headers=AGENT)
     assert answers.json()["verdict"] == "answers"
     unknown = client.post(url, json={"article_id": "no-such-article"}, headers=AGENT)
-    assert unknown.status_code == 422 and "no-such-article" in unknown.json()["error"]
+    assert unknown.status_code == 404 and "no-such-article" in unknown.json()["error"]
     stored = labels.all_labels(copilot.engine)
     assert [(x.verdict, x.source, x.author) for x in stored] == [
         ("not_in_kb", "agent", "ana"),

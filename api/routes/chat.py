@@ -17,7 +17,6 @@ from api.deps import (
     TokenHeader,
     client_limit,
     limit,
-    valid_conversation_id,
 )
 from api.schemas import ChatRequest, Context, reply_body
 from api.sse import SSE_EVENT, chat_events
@@ -40,7 +39,6 @@ async def chat(
     accept: AuthHeader = None,
 ) -> Any:
     client_limit(request, "chat")
-    valid_conversation_id(body.conversation_id)
     if len(body.message) > settings.max_message_chars:
         raise HTTPException(413, f"message longer than {settings.max_message_chars} characters")
     token = body.conversation_token or x_conversation_token

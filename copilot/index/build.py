@@ -44,6 +44,7 @@ class IndexReport:
     chunks_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    wrote: bool = False  # a new generation replaced the index (else it was already current)
 
     @property
     def changed(self) -> bool:
@@ -214,6 +215,7 @@ def _update(
             raise
     try:
         store.commit(draft, manifest)
+        report.wrote = True
     except BaseException:
         store.discard(draft)
         raise

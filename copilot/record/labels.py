@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
-from copilot.errors import InvalidInput
+from copilot.errors import Conflict
 from copilot.record import db
 from copilot.safety.redact import redact
 from copilot.types import Label, LabelVerdict
@@ -86,7 +86,7 @@ def from_agent(
     the KB does not."""
     question, history = _asked_before(conn, conversation_id, turn.seq)
     if question is None:
-        raise InvalidInput("turn_id: no customer question comes before this reply")
+        raise Conflict("turn_id: no customer question comes before this reply")
     verdict: LabelVerdict = "answers" if article_id else "not_in_kb"
     label = Label(question, verdict, (article_id,) if article_id else (), history, "agent", author)
     insert(conn, label, conversation_id)
