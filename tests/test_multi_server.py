@@ -93,7 +93,9 @@ def two_servers(
 def test_conversations_and_handoffs_span_servers(two_servers: tuple[str, str]) -> None:
     a, b = two_servers
     agent = {"Authorization": f"Bearer {KEY}"}
-    first = httpx.post(f"{a}/v1/chat", json={"message": "my card was declined"}, timeout=30).json()
+    # A question the sample KB answers, so the second message reaches the bot too.
+    ask = {"message": "My card payment was declined"}
+    first = httpx.post(f"{a}/v1/chat", json=ask, timeout=30).json()
     cid, token = first["conversation_id"], first["conversation_token"]
     second = httpx.post(
         f"{b}/v1/chat",
