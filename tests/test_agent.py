@@ -202,7 +202,7 @@ def test_torn_calibration_file_is_refitted_and_cli_calibrate(
     shutil.copytree(settings.data_dir, data)  # torn files go into a copy, not the shared index
     params_path(data).write_text('{"weights": [0.1, ')  # killed mid-write
     model = ensure_calibrated(retriever, data)
-    assert model.fitted_on.startswith("self-calibration")
+    assert model.fitted_on.startswith("the shipped model")
     assert main(["calibrate", "--data-dir", str(data)]) == 0
     assert "answer when confidence >=" in capsys.readouterr().out
 
