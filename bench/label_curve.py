@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.lodo_data import SETS, skip_if_missing
-from bench.lodo_data import load as load_data
+from bench.lodo_data import SETS, load as load_data, skip_if_missing
 from bench.lodo_study import TARGET, fit, probabilities, score
 from copilot.answer.calibrate import calibrate, certify_labels, with_labels
 from copilot.evals.dataset import conversations

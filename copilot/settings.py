@@ -5,6 +5,8 @@ Build it once in `main()` or `create_app()` and pass it down; no other module re
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -141,10 +143,51 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**given)  # type: ignore[arg-type]
     except ValidationError as exc:
+        toml = Path(str(Settings.model_config.get("toml_file")))
+        lines = toml.read_text(encoding="utf-8").splitlines() if toml.is_file() else []
+
+        def where(loc: Sequence[str | int]) -> str:
+            line = toml_line(lines, loc) if loc and loc[0] not in given else None
+            return f"{toml}:{line}: " if line else ""
+
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            f"{where(err['loc'])}{'.'.join(str(p) for p in err['loc']) or 'settings'}: "
+            f"{err['msg']}"
             for err in exc.errors()
         )
         raise ConfigError(
             f"invalid settings ({problems}): fix the COPILOT_* variable or copilot.toml"
         ) from None
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*=")
+
+
+def toml_line(lines: Sequence[str], loc: Sequence[str | int]) -> int | None:
+    """The 1-based line of `copilot.toml` that sets the value at a validation error's `loc`
+    (("sla_rules", 2, "within"): the `within =` under the third `[[sla_rules]]`), or of its
+    nearest enclosing key or table; None when the file does not set it (an env variable did).
+
+    tomllib keeps no positions and pydantic reports paths, so this walks the lines: headers and
+    `key =` lines are all a settings file needs (multi-line strings inside are not keys)."""
+    want = tuple(str(p) for p in loc)
+    table: tuple[str, ...] = ()
+    seen: dict[str, int] = {}
+    best, best_len = None, 0
+    for number, raw in enumerate(lines, 1):
+        path: tuple[str, ...]
+        if header := _HEADER.match(raw):
+            name = tuple(header.group(2).split("."))
+            if header.group(1) == "[[":
+                index = seen.get(header.group(2), -1) + 1
+                seen[header.group(2)] = index
+                name = (*name, str(index))
+            table = path = name
+        elif key := _KEY.match(raw):
+            path = (*table, *key.group(1).split("."))
+        else:
+            continue
+        if want[: len(path)] == path and len(path) > best_len:
+            best, best_len = number, len(path)
+    return best

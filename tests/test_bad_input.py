@@ -13,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from api.main import create_app
 from api.sse import sse

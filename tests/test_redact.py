@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from copilot.safety.redact import find, luhn, redact, redact_json
 from tests.conftest import FIXTURES

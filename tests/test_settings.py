@@ -33,6 +33,21 @@ def test_invalid_setting_names_the_field(monkeypatch: pytest.MonkeyPatch) -> Non
         load_settings()
 
 
+def test_invalid_toml_setting_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "copilot.toml").write_text(
+        'kb_dir = "kb"\n\n[[api_keys]]\nname = "ana"\nscope = "agent"\nsha256 = "'
+        + "a" * 64
+        + '"\n\n[[api_keys]]\nname = "bo"\nscope = "boss"\nsha256 = "'
+        + "b" * 64
+        + '"\n'
+    )
+    with pytest.raises(ConfigError, match=r"copilot\.toml:10: api_keys\.1\.scope"):
+        load_settings()
+
+
 def test_each_api_key_is_one_agent() -> None:
     import hashlib
 

@@ -8,8 +8,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from copilot.cli import ask, index, lint, serve, store
-from copilot.cli import eval as eval_  # as `eval` it would shadow the builtin here
+from copilot.cli import (
+    ask,
+    eval as eval_,  # as `eval` it would shadow the builtin here
+    index,
+    lint,
+    serve,
+    store,
+)
 from copilot.cli.command import EXIT_FINDINGS, EXIT_USAGE, Parser
 from copilot.errors import CopilotError, LintFailed
 

@@ -1,5 +1,6 @@
-"""The conversation store: SQLAlchemy 2 tables, SQLite in the data folder by default (WAL, a busy
-timeout) or Postgres from `COPILOT_DATABASE_URL`, and ordered migrations applied on start-up.
+"""The conversation store: SQLAlchemy 2 tables (schema.py), SQLite in the data folder by default
+(WAL, a busy timeout) or Postgres from `COPILOT_DATABASE_URL`, and ordered migrations applied on
+start-up.
 
 Text is redacted before it gets here (copilot/record/conversations.py, handoffs.py, drafts.py);
 this module stores what it is given.
@@ -10,23 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
     Engine,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     create_engine,
     event,
     func,
@@ -35,13 +24,28 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 
 from copilot.errors import ConfigError, Unavailable
 
+# Re-exported (`x as x`): callers write db.turns, db.now().
+from copilot.record.schema import (
+    aggregates as aggregates,
+    aware as aware,
+    conversations as conversations,
+    drafts as drafts,
+    feedback as feedback,
+    handoff_events as handoff_events,
+    handoffs as handoffs,
+    labels as labels,
+    metadata as metadata,
+    now as now,
+    outbox as outbox,
+    schema_version as schema_version,
+    turns as turns,
+)
+
 log = logging.getLogger(__name__)
-metadata = MetaData()
 DATABASE_DOWN = "the conversation store is unavailable or busy; nothing was saved, try again"
 
 
@@ -54,145 +58,6 @@ def unavailable_when_down() -> Iterator[None]:
     except (DBAPIError, PoolTimeout) as exc:
         log.error("database error: %s", getattr(exc, "orig", None) or exc)
         raise Unavailable(DATABASE_DOWN) from exc
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their time zone; they were stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-conversations = Table(
-    "conversations",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("token_hash", String(64), nullable=False),  # the customer's conversation token, hashed
-    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("updated_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("audience", String(16), nullable=False, default="customer"),
-    Column("context", JSON, nullable=False, default=dict),  # page, workspace, plan, role
-    Column("state", String(16), nullable=False, default="bot"),  # bot | handed_off
-    Column("product_area", String(64), nullable=False, default=""),
-)
-turns = Table(
-    "turns",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("role", String(16), nullable=False),  # user | assistant | agent
-    Column("text", Text, nullable=False),
-    # assistant turns: what the copilot decided and why
-    Column("decision", String(16)),  # answer | clarify | handoff
-    Column("reason", String(32)),  # the handoff reason
-    Column("confidence", Float),
-    Column("signals", JSON),
-    Column("hits", JSON),  # [{"article_id", "score", "stale", "owner", "product_area"}]
-    Column("citations", JSON),
-    Column("composed_by", String(32)),
-    Column("latency_ms", Float),
-    Column("query", Text),  # the standalone question retrieval used
-    Column("fault", Text),  # what failed while composing the reply (v5)
-    Index("turns_by_conversation", "conversation_id", "seq", unique=True),
-)
-feedback = Table(
-    "feedback",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
-    Column("turn_id", ForeignKey("turns.id", ondelete="CASCADE")),
-    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("kind", String(16), nullable=False),  # helpful | unhelpful | wrong_answer | rating
-    Column("rating", Integer),  # 1-5, the widget's satisfaction score
-    Column("comment", Text, nullable=False, default=""),
-)
-handoffs = Table(
-    "handoffs",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("reason", String(32), nullable=False),
-    Column("priority", Integer, nullable=False, default=0),
-    Column("status", String(16), nullable=False, default="open"),  # open|claimed|resolved|reopened
-    Column("claimed_by", String(128)),
-    Column("updated_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("reopened", Integer, nullable=False, default=0),
-    Column("packet", JSON, nullable=False),
-    Index("handoffs_by_status", "status", "priority"),
-)
-# What people said answers a question (or that nothing does): the labels that certify the answer
-# threshold. Text is redacted like every other write.
-labels = Table(
-    "labels",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("key", String(64), nullable=False, unique=True),  # the same label is stored once
-    Column("source", String(16), nullable=False),
-    Column("author", String(200), nullable=False, default=""),
-    Column("verdict", String(16), nullable=False),
-    Column("question", Text, nullable=False),
-    Column("history", JSON, nullable=False),
-    Column("articles", JSON, nullable=False),
-    Column("conversation_id", String(36)),
-)
-drafts = Table(
-    "drafts",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("ticket", JSON, nullable=False),
-    Column("reply", JSON, nullable=False),
-)
-# What `copilot purge` keeps of the conversations it deletes: counts per day and product area.
-aggregates = Table(
-    "aggregates",
-    metadata,
-    Column("day", String(10), primary_key=True),
-    Column("product_area", String(64), primary_key=True),
-    Column("counts", JSON, nullable=False),
-)
-# Handoffs waiting to be POSTed to the webhook: written in the same transaction as the handoff,
-# so a handoff is never created without its delivery, nor lost while the receiver is down.
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("event_id", String(36), nullable=False, unique=True),
-    Column("url", Text, nullable=False),
-    Column("payload", JSON, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("delivered_at", DateTime(timezone=True)),
-    Column("last_error", Text, nullable=False, default=""),
-)
-# Who did what on each handoff, written in the transaction of the change itself (v7): created,
-# claimed, message, released, resolved, reopened. `actor` is the agent's key name, or "copilot" /
-# "customer" for what the service and the customer did.
-handoff_events = Table(
-    "handoff_events",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("handoff_id", ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False, default=now),
-    Column("actor", String(128), nullable=False),
-    Column("action", String(16), nullable=False),
-    Column("detail", JSON, nullable=False, default=dict),
-    Index("handoff_events_by_handoff", "handoff_id", "id"),
-)
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_at", DateTime(timezone=True), nullable=False, default=now),
-    Column("description", String(200), nullable=False),
-)
 
 
 def append_turn(conn: Connection, conversation_id: str, role: str, text: str) -> tuple[int, int]:
