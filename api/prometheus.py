@@ -24,6 +24,8 @@ class Metrics:
         self.decisions: Counter[str] = Counter()
         self.handoffs: Counter[str] = Counter()
         self.zero_results = 0
+        self.signals: Counter[str] = Counter()  # proactive help (issue 19): signals by name
+        self.nudges: Counter[str] = Counter()  # nudges by event: shown, opened, helpful, ...
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -64,6 +66,18 @@ class Metrics:
                 self.handoffs[reply.handoff.reason] += 1
             if reply.type != "handoff" or reply.handoff is not None:
                 self.zero_results += not reply.hits
+
+    def proactive(
+        self, signals: list[str], shown: bool, flags: list[str], event: str | None = None
+    ) -> None:
+        """Signals received, nudges shown and struggle flags raised, or one customer `event`
+        on a nudge (opened, helpful, unhelpful, dismissed)."""
+        with self._lock:
+            self.signals.update(signals)
+            self.nudges["shown"] += shown
+            self.nudges["flagged"] += len(flags)
+            if event:
+                self.nudges[event] += 1
 
     def render(self) -> str:
         lines = [
@@ -107,6 +121,15 @@ class Metrics:
                 "# TYPE copilot_zero_results_total counter",
                 f"copilot_zero_results_total {self.zero_results}",
             ]
+            lines += _counter(
+                "copilot_signals_total", "Host-page signals by name.", "name", self.signals
+            )
+            lines += _counter(
+                "copilot_nudges_total",
+                "Nudges by event (shown, opened, ...).",
+                "event",
+                self.nudges,
+            )
         return "\n".join(lines) + "\n"
 
 

@@ -32,6 +32,7 @@ from copilot.errors import (
 from copilot.index.build import IndexReport, build_index
 from copilot.index.chroma import OpenIndex, open_current, open_store
 from copilot.index.embed import Embedder, load_embedder
+from copilot.proactive.nudges import Batch, Outcome, Proactive
 from copilot.record import db, drafts
 from copilot.record.conversations import Conversations
 from copilot.record.handoffs import Handoffs
@@ -132,6 +133,7 @@ class Copilot:
         self.index: OpenIndex | None = None  # closed by close() or the next use()
         self._reindexing = threading.Lock()
         self._outbox: OutboxWorker | None = None
+        self.proactive = Proactive(self.engine, settings)  # signals, rules, nudges (issue 19)
         if agent is not None:
             self.use(agent, None)
 
@@ -280,6 +282,25 @@ class Copilot:
             link_hosts=tuple(self.settings.link_hosts),
         )
         return lint_paths([self.settings.kb_dir], options)
+
+    # --- help before the ticket (docs/proactive.md) ----------------------------------------------
+    def signals(self, batch: Batch) -> Outcome:
+        """Store a batch of host-page signals and run the nudge rules: at most one nudge back.
+        Signals are kept while the index is down; nudges wait for it."""
+        with db.unavailable_when_down():
+            return self.proactive.receive(batch, self.agent)
+
+    def open_nudge(self, nudge_id: str, subject: str) -> dict[str, Any]:
+        with db.unavailable_when_down():
+            return self.proactive.open(nudge_id, subject, self.need_agent())
+
+    def nudge_feedback(self, nudge_id: str, subject: str, kind: str) -> None:
+        with db.unavailable_when_down():
+            self.proactive.feedback(nudge_id, subject, kind)
+
+    def dismiss_nudge(self, nudge_id: str, subject: str) -> None:
+        with db.unavailable_when_down():
+            self.proactive.dismiss(nudge_id, subject)
 
     def ping(self) -> None:
         """Raise `Unavailable` (naming the error) when the database does not answer."""

@@ -19,6 +19,7 @@ from pydantic_settings import (
 )
 
 from copilot.errors import ConfigError
+from copilot.proactive.rules import DEFAULT_RULES, NudgeRule
 
 RESERVED_ACTORS = frozenset({"copilot", "customer", "system"})
 
@@ -100,6 +101,24 @@ class Settings(BaseSettings):
     webhook_url: str | None = None  # handoffs are POSTed here, signed with webhook_secret
     webhook_secret: str | None = None
 
+    # --- Help before the ticket (docs/proactive.md): rules over the host page's signals. -------
+    nudge_rules: list[NudgeRule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+    signals_rate_per_minute: int = Field(60, gt=0, description="signal batches per client address")
+    max_signals_per_batch: int = Field(20, gt=0, le=200)
+    nudges_per_day: int = Field(2, ge=0, description="nudges one customer sees in 24 hours")
+    nudges_per_rule_per_week: int = Field(1, ge=0, description="per customer, per rule")
+    nudge_snooze_hours: float = Field(24, ge=0, description="no nudge after a dismissal")
+    # None: the calibrated clarify threshold (a nudge suggests an article, it does not answer).
+    nudge_min_confidence: float | None = Field(None, ge=0, le=1)
+
+    @field_validator("nudge_rules")
+    @classmethod
+    def _unique_rule_names(cls, rules: list[NudgeRule]) -> list[NudgeRule]:
+        names = [r.name for r in rules]
+        if dup := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"nudge rule names must be unique; used twice: {', '.join(dup)}")
+        return rules
+
     @field_validator("api_keys")
     @classmethod
     def _one_agent_per_key(cls, keys: list[ApiKey]) -> list[ApiKey]:
@@ -151,8 +170,7 @@ def load_settings(**overrides: object) -> Settings:
             return f"{toml}:{line}: " if line else ""
 
         problems = "; ".join(
-            f"{where(err['loc'])}{'.'.join(str(p) for p in err['loc']) or 'settings'}: "
-            f"{err['msg']}"
+            f"{where(err['loc'])}{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
             for err in exc.errors()
         )
         raise ConfigError(

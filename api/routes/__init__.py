@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.routes import admin, chat, conversations, drafts, handoffs, ops, pages
+from api.routes import admin, chat, conversations, drafts, handoffs, ops, pages, signals
 
 ROUTERS = (
     chat.router,
@@ -10,6 +10,7 @@ ROUTERS = (
     drafts.router,
     handoffs.router,
     admin.router,
+    signals.router,
     pages.router,
     ops.router,
 )

@@ -106,6 +106,13 @@ def _v7(conn: Connection) -> None:
     metadata.create_all(conn, tables=[handoff_events])
 
 
+def _v8(conn: Connection) -> None:
+    # Product signals and the nudges they led to (issue 19): tables of copilot/proactive.
+    from copilot.proactive.signals import TABLES
+
+    metadata.create_all(conn, tables=list(TABLES))
+
+
 # Append only: a migration that shipped is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "conversations, turns, feedback, handoffs, drafts", _v1),
@@ -115,6 +122,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "the fault behind a reply", _v5),
     (6, "labels for certifying the answer threshold", _v6),
     (7, "the audit trail of each handoff", _v7),
+    (8, "product signals and nudges", _v8),
 ]
 
 

@@ -171,7 +171,10 @@ def report(engine: Engine, since: date | None = None, until: date | None = None)
 
 def purge(engine: Engine, older_than: timedelta) -> int:
     """Delete conversations started before now - `older_than`; keep their counts. Returns how
-    many were deleted."""
+    many were deleted. Product signals and nudges go with the same cutoff."""
+    from copilot.proactive.signals import purge as purge_signals
+
+    purge_signals(engine, older_than)
     cutoff = db.now() - older_than
     kept: dict[tuple[str, str], dict[str, Any]] = {}
     ids: list[str] = []
