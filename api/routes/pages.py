@@ -19,6 +19,8 @@ WIDGET = Path(__file__).resolve().parents[1] / "widget"
 WIDGET_FILES = {
     "widget.js": "text/javascript",
     "demo.html": "text/html",
+    "demo-settings.html": "text/html",
+    "demo.js": "text/javascript",
     "console.html": "text/html",
     "console.js": "text/javascript",
     "console.css": "text/css",
@@ -55,6 +57,8 @@ async def article(article_id: str, copilot: CopilotDep) -> Any:
 
 def _static(name: str, media: str) -> Callable[[], Response]:
     content = (WIDGET / name).read_bytes()
+    if name == "widget.js":  # proactive help (docs/proactive.md) rides on the widget's hooks
+        content += b"\n" + (WIDGET / "proactive.js").read_bytes()
     headers = dict(PAGE_HEADERS) if media == "text/html" else {"X-Content-Type-Options": "nosniff"}
     if name == "widget.js":
         # Embedded on customers' sites: any origin may load the script itself.

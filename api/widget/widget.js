@@ -256,6 +256,7 @@
   }
   function remember(m) {
     state.messages.push(m);
+    state.lastAt = Date.now(); // proactive.js stays quiet for 10 minutes after a message
     save();
   }
 
@@ -420,9 +421,44 @@
     open: open,
     close: close,
     identify: function (who) {
-      ["workspace", "plan", "role"].forEach(function (k) {
+      ["workspace", "plan", "role", "userId", "name", "email"].forEach(function (k) {
         if (who && typeof who[k] === "string") identity[k] = who[k];
       });
+      if (who && typeof who.consent === "boolean") identity.consent = who.consent;
+    },
+  };
+
+  // ---- hooks for api/widget/proactive.js (the smallest version; issue 17 owns the full one) ----
+  function showArticle(a) {
+    open();
+    var div = bubble("bot", markdown(a.text));
+    decorate(div, { citations: [{ article_id: a.article_id, title: a.title, url: a.url }] });
+    var actions = document.createElement("div");
+    actions.className = "actions";
+    actions.setAttribute("role", "group");
+    actions.setAttribute("aria-label", "Was this helpful?");
+    actions.appendChild(document.createTextNode("Was this helpful? "));
+    [["helpful", "Yes"], ["unhelpful", "No"]].forEach(function (k) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.textContent = k[1];
+      b.addEventListener("click", function () {
+        if (a.onFeedback) a.onFeedback(k[0]);
+        actions.textContent = "Thanks for telling us.";
+      });
+      actions.appendChild(b);
+    });
+    div.appendChild(actions);
+  }
+  window.SupportCopilot._hooks = {
+    api: api,
+    root: root,
+    launcher: launcher,
+    showArticle: showArticle,
+    who: function () { return identity; },
+    busy: function () {
+      return !panel.hidden || root.activeElement === input || !!input.value.trim() ||
+        Date.now() - (state.lastAt || 0) < 10 * 60 * 1000;
     },
   };
   (document.body || document.documentElement).appendChild(host);
