@@ -138,7 +138,7 @@ TRACK = "() => { SupportCopilot.track('error_shown', {code: 'SSO-102'}); " \
             'data-track="on"',
             "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})",
             None,
-        ),  # fmt: skip
+        ),
         ('data-track="on"', "", "{consent: false}"),  # the user said no
     ],
 )

@@ -234,7 +234,8 @@ class Proactive:
             article_id=choice.article_id,
             confidence="symptoms" if choice.how == "symptoms" else f"{choice.confidence:.3f}",
         )
-        topic = choice.product_area.replace("-", " ") if choice.product_area else "this"
+        area = choice.product_area.replace("-", " ")
+        topic = (area.upper() if len(area) <= 3 else area) if area else "this"  # "SSO", "billing"
         return Nudge(
             nudge_id,
             trigger.rule.name,
