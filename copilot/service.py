@@ -235,6 +235,7 @@ class Copilot:
 
         with db.unavailable_when_down():
             result = report(self.engine, since, until)
+            result["proactive"] = self._proactive_report(since, until)
         result["skipped_articles"] = self.skipped()
         return result
 
@@ -289,6 +290,16 @@ class Copilot:
         Signals are kept while the index is down; nudges wait for it."""
         with db.unavailable_when_down():
             return self.proactive.receive(batch, self.agent)
+
+    def _proactive_report(self, since: date | None, until: date | None) -> dict[str, Any]:
+        from datetime import UTC, datetime, timedelta
+
+        from copilot.proactive.report import proactive_report
+
+        start = datetime.combine(since, datetime.min.time(), UTC) if since else None
+        last = until or db.now().date()
+        end = datetime.combine(last, datetime.min.time(), UTC) + timedelta(days=1)
+        return proactive_report(self.engine, start, end)
 
     def open_nudge(self, nudge_id: str, subject: str) -> dict[str, Any]:
         with db.unavailable_when_down():

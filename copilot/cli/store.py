@@ -131,6 +131,10 @@ def run_report(args: argparse.Namespace) -> int:
         )
     for path, why in result["skipped_articles"].items():
         print(f"  left out of the index: {path} ({why})")
+    if "proactive" in result:  # help before the ticket (docs/proactive.md)
+        from copilot.proactive.report import text_lines
+
+        print("\n".join(text_lines(result["proactive"])))
     return EXIT_OK
 
 

@@ -101,6 +101,11 @@ def render(result: dict[str, Any], gaps: list[Gap]) -> str:
         for path, why in result.get("skipped_articles", {}).items()
     )
     period = result["period"]
+    proactive = ""
+    if "proactive" in result:  # help before the ticket (docs/proactive.md)
+        from copilot.proactive.report import html_section
+
+        proactive = html_section(result["proactive"])
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>copilot report</title>
 <style>{STYLE}</style></head><body>
 <h1>Support copilot report</h1>
@@ -118,5 +123,6 @@ Latency p50 {_fmt(result["latency_p50_ms"])} ms, p95 {_fmt(result["latency_p95_m
 <h2>Stale articles cited, by owner</h2><ul>{stale}</ul>
 <h2>Top content gaps</h2><ol>{gap_items}</ol>
 <h2>Articles left out of the index</h2><ul>{skipped or "<li>none</li>"}</ul>
+{proactive}
 </body></html>
 """
