@@ -32,12 +32,18 @@ def register(subparsers: Subparsers[Any]) -> None:
         description="Run a JSON Lines dataset through retrieval; exit 1 when a gate fails.",
     )
     ev.add_argument("--kb", type=Path, metavar="DIR", required=True, help="the KB folder")
-    ev.add_argument(
+    target = ev.add_mutually_exclusive_group(required=True)
+    target.add_argument(
         "--dataset",
         type=Path,
         metavar="FILE",
-        required=True,
         help="questions, one JSON object per line (see docs/eval.md)",
+    )
+    target.add_argument(  # help before the ticket (docs/proactive.md)
+        "--signals",
+        type=Path,
+        metavar="FILE",
+        help="signal scenarios: score the article each nudge rule would show (hit@1)",
     )
     ev.add_argument(
         "--data-dir",
@@ -104,6 +110,8 @@ def run_eval(args: argparse.Namespace) -> int:
     # environment, so this entry point does, before ragas is imported. A user's own value wins.
     for name, value in OFFLINE_ENV.items():
         os.environ.setdefault(name, value)
+    if args.signals is not None:
+        return _run_signals(args)
     questions = load_dataset(args.dataset)
     old = _read_report(args.compare) if args.compare else None
     if args.calibrate and not 0 < args.calibration_share < 1:
@@ -161,6 +169,39 @@ def run_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _run_signals(args: argparse.Namespace) -> int:
+    """`--signals FILE`: the article each scenario's trigger would show, scored as hit@1."""
+    from copilot.evals.metrics import check_gates
+    from copilot.evals.signals import load_signals, score_signals
+    from copilot.index.build import build_index
+    from copilot.index.embed import load_embedder
+    from copilot.service import open_agent
+
+    scenarios = load_signals(args.signals)
+    base = resolve_settings(kb_dir=args.kb)
+    data_dir = args.data_dir or base.data_dir / "eval" / args.kb.resolve().name
+    settings = resolve_settings(kb_dir=args.kb, data_dir=data_dir)
+    embedder = load_embedder(settings)
+    build_index(settings, embedder)
+    agent, index = open_agent(settings, embedder=embedder)
+    try:
+        result, _ = score_signals(agent, settings, scenarios)
+    finally:
+        index.close()
+    print(f"{result['scenarios']} scenarios, hit@1 {result['hit_at_1']:.3f}")
+    print("found by: " + ", ".join(f"{k} {v}" for k, v in result["found_by"].items()))
+    for miss in result["misses"]:
+        print(f"  miss {miss['id']}: expected {miss['expected']}, shown {miss['shown']} "
+              f"({miss['why']})")  # fmt: skip
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    failed = check_gates(result, args.fail_under, args.fail_over)
+    for line in failed:
+        print(f"gate failed: {line}", file=sys.stderr)
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
