@@ -301,6 +301,15 @@ class Copilot:
         end = datetime.combine(last, datetime.min.time(), UTC) + timedelta(days=1)
         return proactive_report(self.engine, start, end)
 
+    def struggles(self, account: str, days: int) -> list[dict[str, Any]]:
+        """What the nudge rules flagged (or nudged) for an account lately, for agents."""
+        from datetime import timedelta
+
+        from copilot.proactive.signals import struggles
+
+        with db.unavailable_when_down():
+            return struggles(self.engine, account, db.now() - timedelta(days=days))
+
     def open_nudge(self, nudge_id: str, subject: str) -> dict[str, Any]:
         with db.unavailable_when_down():
             return self.proactive.open(nudge_id, subject, self.need_agent())

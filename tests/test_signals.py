@@ -3,6 +3,7 @@ what is stored (redacted, hashed, without query strings), bad input, floods, and
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,11 +24,12 @@ from copilot.record import db
 from copilot.record.report import purge
 from copilot.record.schema import now
 from copilot.service import Copilot
-from copilot.settings import Settings
+from copilot.settings import ApiKey, Settings
 from copilot.testing.live import serve
 
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
 PAGE = "https://app.example.com/settings/sso"
+KEY = "signals-agent-key"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,9 @@ def live(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
         max_signals_per_batch=5,
         max_body_bytes=4000,
         signals_rate_per_minute=1000,
+        api_keys=[
+            ApiKey(name="ana", scope="agent", sha256=hashlib.sha256(KEY.encode()).hexdigest())
+        ],
     )
     engine = db.connect(None, tmp)
     app = create_app(
@@ -136,6 +141,34 @@ def test_switched_off_tips_store_signals_but_never_nudge(live: Any) -> None:
         assert conn.execute(sa.select(signals.c.name).where(mine)).scalars().all() == [
             "error_shown"
         ]
+
+
+def test_a_quiet_flag_marks_the_account_for_agents_once(live: Any) -> None:
+    base, _ = live
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    body = {
+        "subject": subject(),
+        "account": account,
+        "account_age_days": 30,
+        "events": [{"name": "page_view", "page": PAGE}],
+    }
+    assert post(base, body).json()["nudge"] is None  # a flag is for agents, never shown
+    assert post(base, body).status_code == 200  # fires again: flagged once a week only
+    agent = {"Authorization": f"Bearer {KEY}"}
+    r = httpx.get(f"{base}/v1/struggles", params={"account": account}, headers=agent)
+    assert r.status_code == 200, r.text
+    found = r.json()
+    assert found["struggling"] is True and len(found["recent"]) == 1
+    assert found["recent"][0]["rule"] == "sso-unused" and found["recent"][0]["action"] == "flag"
+    assert "haven't tried sso" in found["recent"][0]["reason"]
+    calm = httpx.get(f"{base}/v1/struggles", params={"account": "nobody"}, headers=agent).json()
+    assert calm == {"account": "nobody", "struggling": False, "recent": []}
+    assert httpx.get(f"{base}/v1/struggles", params={"account": account}).status_code == 401
+    used = {**body, "subject": subject(), "account": f"acct-{uuid.uuid4().hex[:8]}"}
+    used["events"] = [{"name": "feature_used", "props": {"feature": "SSO"}}, *body["events"]]
+    post(base, used)
+    params = {"account": used["account"]}
+    assert httpx.get(f"{base}/v1/struggles", params=params, headers=agent).json()["recent"] == []
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CopilotDep, MetricsDep, SettingsDep, limit
+from api.deps import AgentKey, CopilotDep, MetricsDep, SettingsDep, limit
 from api.schemas import UUID_PATTERN
 from copilot.proactive.nudges import Batch
 from copilot.proactive.rules import Signal, SignalName
@@ -25,7 +25,7 @@ SUBJECT = Field(min_length=8, max_length=128, pattern=r"^[!-~]+$")
 class SignalProps(BaseModel):
     """The few named strings an event may carry; anything else is refused (422)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     title: str = Field(default="", max_length=200, description="page_view: the page's title")
     code: str = Field(default="", max_length=100, description="error_shown: the error code")
     message: str = Field(default="", max_length=500, description="error_shown: the error text")
@@ -35,7 +35,7 @@ class SignalProps(BaseModel):
 
 
 class SignalEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     name: SignalName
     page: str = Field(
         default="", max_length=2000, description="the page URL (query and fragment dropped)"
@@ -44,7 +44,7 @@ class SignalEvent(BaseModel):
 
 
 class SignalBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     subject: str = SUBJECT
     account: str = Field(default="", max_length=200, description="the workspace or account name")
     account_age_days: int | None = Field(default=None, ge=0, le=36_500)
@@ -68,7 +68,7 @@ class SignalsReply(BaseModel):
 
 
 class NudgeSubject(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     subject: str = SUBJECT
 
 
@@ -167,3 +167,32 @@ async def dismiss_nudge(
     await run_in_threadpool(copilot.dismiss_nudge, nudge_id, body.subject)
     metrics.proactive([], False, [], "dismissed")
     return {"status": "recorded"}
+
+
+class Struggle(BaseModel):
+    at: str
+    rule: str
+    action: Literal["nudge", "flag"]
+    reason: str
+    page: str
+    product_area: str
+    article_id: str | None
+
+
+class Struggles(BaseModel):
+    account: str
+    struggling: bool = Field(description="a rule fired for this account in the period")
+    recent: list[Struggle]
+
+
+@router.get("/v1/struggles", tags=["agents"], summary="Is this account struggling? (agents)")
+async def get_struggles(
+    copilot: CopilotDep,
+    _agent: AgentKey,
+    account: Annotated[str, Query(min_length=1, max_length=200)],
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
+) -> Struggles:
+    """The quiet flags (and nudges) the rules raised for a customer's account: the "struggling"
+    marker an agent checks when that customer's next conversation arrives."""
+    found = await run_in_threadpool(copilot.struggles, account, days)
+    return Struggles(account=account, struggling=bool(found), recent=[Struggle(**f) for f in found])

@@ -179,6 +179,30 @@ class SignalStore:
             conn.execute(update(nudges).where(nudges.c.id == nudge_id).values(**values))
 
 
+def struggles(engine: Engine, account: str, since: datetime) -> list[dict[str, Any]]:
+    """The rules that fired for an account since `since` (flags and nudges), newest first: the
+    "struggling" marker agents see before they answer that customer."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(nudges)
+            .where(nudges.c.account == redact(account)[:200], nudges.c.at >= since)
+            .order_by(nudges.c.at.desc())
+            .limit(50)
+        ).all()
+    return [
+        {
+            "at": aware(r.at).isoformat(),
+            "rule": r.rule,
+            "action": r.action,
+            "reason": r.reason,
+            "page": r.page,
+            "product_area": r.product_area,
+            "article_id": r.article_id,
+        }
+        for r in rows
+    ]
+
+
 def purge(engine: Engine, older_than: timedelta) -> int:
     """Delete signals, nudges and flags older than now - `older_than` (conversations' cutoff);
     how many signals went."""
