@@ -104,7 +104,6 @@ class Settings(BaseSettings):
     # --- Help before the ticket (docs/proactive.md): rules over the host page's signals. -------
     nudge_rules: list[NudgeRule] = Field(default_factory=lambda: list(DEFAULT_RULES))
     signals_rate_per_minute: int = Field(60, gt=0, description="signal batches per client address")
-    max_signals_per_batch: int = Field(20, gt=0, le=200)
     nudges_per_day: int = Field(2, ge=0, description="nudges one customer sees in 24 hours")
     nudges_per_rule_per_week: int = Field(1, ge=0, description="per customer, per rule")
     nudge_snooze_hours: float = Field(24, ge=0, description="no nudge after a dismissal")

@@ -18,6 +18,7 @@ from api.main import create_app
 from copilot.answer.agent import Agent
 from copilot.answer.confidence import ConfidenceModel
 from copilot.proactive.nudges import Batch, Proactive
+from copilot.proactive.report import proactive_report
 from copilot.proactive.rules import Signal
 from copilot.proactive.signals import nudges, signals, subject_key
 from copilot.record import db
@@ -38,7 +39,6 @@ def live(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     settings = Settings(
         kb_dir=sample[0].kb_dir,
         data_dir=sample[0].data_dir,
-        max_signals_per_batch=5,
         max_body_bytes=4000,
         signals_rate_per_minute=1000,
         api_keys=[
@@ -186,7 +186,7 @@ def test_a_quiet_flag_marks_the_account_for_agents_once(live: Any) -> None:
         ({"account_age_days": -1}, 422, "account_age_days"),
         ({"tips": "maybe"}, 422, "tips"),
         ({"surprise": 1}, 422, "surprise"),
-        ({"events": [{"name": "page_view"}] * 6}, 413, "at most 5"),
+        ({"events": [{"name": "page_view"}] * 21}, 422, "events"),
         ({"events": [{"name": "error_shown", "props": {"message": "x" * 501}}]}, 422, "message"),
     ],
 )
@@ -224,20 +224,27 @@ def test_a_flood_is_429(sample: Any, tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_purge_deletes_signals_and_nudges_with_conversations(tmp_path: Path) -> None:
-    engine = db.connect(None, tmp_path)
-    store = Proactive(engine, Settings(data_dir=tmp_path))
+def test_store_report_and_purge_on_sqlite_and_postgres(db_url: str, tmp_path: Path) -> None:
+    """The store's queries, the report and purge, on both databases (migration 8 included)."""
+    engine = db.connect(db_url, tmp_path)
+    proactive = Proactive(engine, Settings(data_dir=tmp_path))
     old = now() - timedelta(days=100)
-    store.receive(
-        Batch("anon-0123456789", (Signal("feature_used", old, PAGE, {"feature": "sso"}),)),
-        None,
-        old,
-    )
-    store.store.add_nudge(at=old, subject="s", rule="r", action="flag")
-    store.receive(Batch("anon-0123456789", (Signal("page_view", now(), PAGE),)), None)
+    who = "anon-0123456789"
+    used = Signal("feature_used", old, PAGE, {"feature": "sso"})
+    proactive.receive(Batch(who, (used,), account="acme"), None, old)
+    proactive.store.add_nudge(at=old, subject="s", account="acme", rule="r", action="flag")
+    views = tuple(Signal("page_view", now(), PAGE) for _ in range(3))
+    outcome = proactive.receive(Batch(who, views, account="acme", account_age_days=30), None)
+    # page-revisits fired but no agent to pick an article; sso was used: no flag either
+    assert outcome.nudge is None and outcome.flags == []
+    assert outcome.why_not == ["page-revisits: the assistant is not ready"]
+    assert proactive.store.features_used("acme", "") == frozenset({"sso"})
+    section = proactive_report(engine, None, now() + timedelta(minutes=1))
+    assert section["signals"] == {"page_view": 3, "feature_used": 1}
+    assert section["adoption_by_account"]["acme"]["flags"] == 1
     purge(engine, timedelta(days=90))
     with engine.connect() as conn:
         kept = conn.execute(sa.select(signals.c.name)).scalars().all()
         flags = conn.execute(sa.select(sa.func.count()).select_from(nudges)).scalar_one()
-    assert kept == ["page_view"] and flags == 0
+    assert kept == ["page_view"] * 3 and flags == 0
     engine.dispose()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +19,7 @@ from copilot.record.schema import now
 
 router = APIRouter(tags=["customers"])
 # A user id from the host page or the widget's anonymous id: no spaces, no control characters.
+MAX_EVENTS = 20
 SUBJECT = Field(min_length=8, max_length=128, pattern=r"^[!-~]+$")
 
 
@@ -49,7 +50,8 @@ class SignalBatch(BaseModel):
     account: str = Field(default="", max_length=200, description="the workspace or account name")
     account_age_days: int | None = Field(default=None, ge=0, le=36_500)
     tips: bool = Field(default=True, description="false: the customer switched tips off")
-    events: list[SignalEvent] = Field(min_length=1, max_length=200)
+    # A fixed bound, in the schema: the widget sends at most this many per batch.
+    events: list[SignalEvent] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
 class NudgeOut(BaseModel):
@@ -100,8 +102,6 @@ async def post_signals(
     metrics: MetricsDep,
 ) -> SignalsReply:
     _limit(request, "signals", settings.signals_rate_per_minute)
-    if len(body.events) > settings.max_signals_per_batch:
-        raise HTTPException(413, f"events: at most {settings.max_signals_per_batch} per batch")
     at = now()
     batch = Batch(
         body.subject,

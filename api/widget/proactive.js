@@ -20,7 +20,7 @@
   var LIMITS = { title: 200, code: 100, message: 500, flow: 100, step: 100, feature: 100 };
   var NAMES = ["page_view", "error_shown", "step_started", "step_completed", "step_abandoned",
     "feature_used"];
-  var BATCH = 20; // the server's default max_signals_per_batch
+  var BATCH = 20; // the server's limit per batch (api/routes/signals.py MAX_EVENTS)
   var FLUSH_MS = 1000;
   var queue = [];
   var timer = null;
