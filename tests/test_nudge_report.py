@@ -21,8 +21,8 @@ PAGE = "https://app.example.com/settings/sso"
 
 def fill(engine: sa.Engine) -> None:
     """acme: three nudges (one opened and helpful, one opened then a handoff 10 minutes later,
-    one dismissed) and a flag; globex: one nudge opened, its handoff 2 hours later (not
-    "followed"); initech: a ticket and no struggle."""
+    one dismissed), a flag and a nudge held back; globex: one nudge opened, its handoff 2 hours
+    later (not "followed"); initech: a ticket and no struggle."""
     store = SignalStore(engine)
     who = subject_key("anon-0123456789")
 
@@ -43,6 +43,7 @@ def fill(engine: sa.Engine) -> None:
     nudge("acme", 60, opened_at=opened + timedelta(hours=1))
     nudge("acme", 120, area="billing", dismissed_at=T0 + timedelta(hours=2))
     nudge("acme", 130, action="flag", article_id=None)
+    nudge("acme", 140, action="held", article_id=None)  # a nudge rule the caps held back
     nudge("globex", 0, opened_at=opened)
     store.add(
         who, "acme", [Signal("page_view", T0, PAGE), Signal("error_shown", T0, PAGE)], ["", ""]
@@ -81,10 +82,10 @@ def test_outcomes_struggles_and_adoption_by_account(tmp_path: Path) -> None:
         "followed_by_handoff": 1,  # acme's second nudge; globex's handoff came 2 hours later
     }
     assert result["signals"] == {"page_view": 1, "error_shown": 1}
-    assert result["struggles_by_product_area"] == {"sso": 4, "billing": 1}
-    assert result["struggles_by_page"] == {PAGE: 5}
+    assert result["struggles_by_product_area"] == {"sso": 5, "billing": 1}
+    assert result["struggles_by_page"] == {PAGE: 6}
     assert result["adoption_by_account"]["acme"] == {
-        "struggles": 4,
+        "struggles": 5,
         "flags": 1,
         "nudges": 3,
         "opened": 2,

@@ -172,7 +172,9 @@ async def dismiss_nudge(
 class Struggle(BaseModel):
     at: str
     rule: str
-    action: Literal["nudge", "flag"]
+    action: Literal["nudge", "flag", "held"] = Field(
+        description="flag: a quiet flag rule; held: a nudge rule that fired but showed nothing"
+    )
     reason: str
     page: str
     product_area: str

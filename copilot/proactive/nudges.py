@@ -202,18 +202,25 @@ class Proactive:
                 why = "no article is a confident match"
             if why is not None or choice is None:
                 outcome.why_not.append(f"{rule.name}: {why}")
+                # Still a struggle for the report and agents: recorded once a day per rule.
+                recent = at - timedelta(days=1)
+                if not any(n.rule == rule.name and n.at >= recent for n in past):
+                    self._flag(subject, account, trigger, at, action="held")
                 continue
             outcome.nudge = self._nudge(subject, account, trigger, choice, at)
         return outcome
 
-    def _flag(self, subject: str, account: str, trigger: Trigger, at: datetime) -> None:
+    def _flag(
+        self, subject: str, account: str, trigger: Trigger, at: datetime, action: str = "flag"
+    ) -> None:
+        """A struggle without a nudge: a quiet flag, or a nudge rule held back ("held")."""
         area = area_for_page(trigger.page, self.settings.page_areas) or ""
         self.store.add_nudge(
             at=at,
             subject=subject,
             account=account,
             rule=trigger.rule.name,
-            action="flag",
+            action=action,
             page=trigger.page,
             product_area=area,
             reason=trigger.reason,

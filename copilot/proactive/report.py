@@ -49,8 +49,8 @@ def proactive_report(engine: Engine, since: datetime | None, until: datetime) ->
         pages[r.page or "(none)"] += 1
         mine = accounts.setdefault(account, Counter())
         mine["struggles"] += 1
-        if r.action != "nudge":
-            mine["flags"] += 1
+        if r.action != "nudge":  # a quiet flag, or a nudge rule the caps held back ("held")
+            mine["flags"] += r.action == "flag"
             continue
         at = aware(r.at)
         followed = r.account and any(at <= t <= at + FOLLOW for t in by_account.get(r.account, []))

@@ -58,7 +58,7 @@ nudges = Table(
     Column("subject", String(64), nullable=False),
     Column("account", String(200), nullable=False, default=""),
     Column("rule", String(64), nullable=False),
-    Column("action", String(8), nullable=False),  # nudge | flag
+    Column("action", String(8), nullable=False),  # nudge | flag | held (a nudge not shown)
     Column("page", Text, nullable=False, default=""),
     Column("product_area", String(64), nullable=False, default=""),
     Column("reason", Text, nullable=False, default=""),
