@@ -4,9 +4,11 @@ the wire while tracking is off."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from api.main import create_app
@@ -14,7 +16,7 @@ from copilot.answer.agent import Agent
 from copilot.answer.confidence import ConfidenceModel
 from copilot.record import db
 from copilot.service import Copilot
-from copilot.settings import Settings
+from copilot.settings import ApiKey, Settings
 from copilot.testing.live import serve
 from tests.browser import chromium
 from tests.conftest import ROOT
@@ -22,13 +24,21 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 ALWAYS = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
 ARTIFACTS = ROOT / "test-artifacts"
+KEY = "proactive-agent-key"
 AREAS = {"*/demo-settings*": "sso", "*/demo": "billing"}
 
 
 @pytest.fixture(scope="module")
 def base(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("proactive")
-    settings = Settings(kb_dir=sample[0].kb_dir, data_dir=sample[0].data_dir, page_areas=AREAS)
+    settings = Settings(
+        kb_dir=sample[0].kb_dir,
+        data_dir=sample[0].data_dir,
+        page_areas=AREAS,
+        api_keys=[
+            ApiKey(name="ana", scope="agent", sha256=hashlib.sha256(KEY.encode()).hexdigest())
+        ],
+    )
     engine = db.connect(None, tmp)
     agent = Agent(sample[2], ALWAYS, page_areas=AREAS)
     with serve(create_app(settings, copilot=Copilot(settings, engine=engine, agent=agent))) as url:
@@ -168,3 +178,28 @@ def test_consent_from_identify_starts_sending(base: str, browser: Any) -> None:
     assert all("?" not in e["page"] for e in body["events"])
     assert len(sent) == 1
     context.close()
+
+
+def test_the_console_marks_a_struggling_account_on_its_next_conversation(
+    base: str, browser: Any
+) -> None:
+    account = "struggling-co"
+    flag = {
+        "subject": "user:u-77-struggling",
+        "account": account,
+        "account_age_days": 40,
+        "events": [{"name": "page_view", "page": f"{base}/demo-settings"}],
+    }
+    assert httpx.post(f"{base}/v1/signals", json=flag).json()["nudge"] is None  # quiet
+    chat = {"message": "I'd like to talk to a person", "context": {"workspace": account}}
+    assert httpx.post(f"{base}/v1/chat", json=chat, timeout=30).json()["type"] == "handoff"
+    console = browser.new_page(viewport={"width": 1200, "height": 900})
+    console.goto(f"{base}/console")
+    console.get_by_label("Your name").fill("ana")
+    console.get_by_label("API key").fill(KEY)
+    console.get_by_role("button", name="Sign in").click()
+    console.locator("#handoffs button").first.click()
+    mark = console.locator(".struggling")
+    mark.wait_for()
+    assert "You haven't tried sso yet. (sso-unused, sso)" in mark.inner_text()
+    console.close()

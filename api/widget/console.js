@@ -103,6 +103,18 @@
     });
     ctx.appendChild(el("div", "Copilot confidence: " + Number(p.confidence).toFixed(2)));
     d.appendChild(ctx);
+    // Proactive help (docs/proactive.md): what the nudge rules noticed for this account lately.
+    if (p.context && p.context.workspace) {
+      call("GET", "/v1/struggles?account=" + encodeURIComponent(p.context.workspace)).then(function (s) {
+        if (!s.struggling) return;
+        var mark = el("div", null, "struggling");
+        mark.appendChild(el("strong", "Struggling lately: "));
+        mark.appendChild(document.createTextNode(s.recent.slice(0, 3).map(function (r) {
+          return r.reason + " (" + r.rule + (r.product_area ? ", " + r.product_area : "") + ")";
+        }).join("; ")));
+        ctx.appendChild(mark);
+      }).catch(function () {});
+    }
     var conv = el("div", null, "box");
     conv.appendChild(el("h3", "Conversation"));
     transcript.turns.forEach(function (t) { conv.appendChild(el("div", t.role + ": " + t.text, "turn " + t.role)); });
