@@ -60,3 +60,15 @@ def test_the_flowbench_set_scores_hit_at_1(sample: Any, tmp_path: Path) -> None:
     wrong.write_text(json.dumps({**GOOD, "expected_article": "download-invoice"}) + "\n")
     missed, _ = score_signals(agent, settings, load_signals(wrong))
     assert missed["hit_at_1"] == 0.0 and missed["misses"][0]["expected"] == "download-invoice"
+
+
+def test_cli_takes_signals_or_a_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from copilot.cli import main
+
+    missing = tmp_path / "none.jsonl"
+    assert main(["eval", "--kb", str(tmp_path), "--signals", str(missing)]) == 2
+    assert f"signals dataset {missing} does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as both:
+        main(["eval", "--kb", str(tmp_path), "--signals", "a", "--dataset", "b"])
+    assert both.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from copilot.record.schema import now
 router = APIRouter(tags=["customers"])
 # A user id from the host page or the widget's anonymous id: no spaces, no control characters.
 MAX_EVENTS = 20
-SUBJECT = Field(min_length=8, max_length=128, pattern=r"^[!-~]+$")
+SUBJECT = Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")
 
 
 class SignalProps(BaseModel):

@@ -56,7 +56,7 @@
   // The identified user, else an anonymous id kept in this browser (made only once tracking is on).
   function subject() {
     var user = who().userId;
-    if (user) return "user:" + user;
+    if (user) return ("user:" + encodeURIComponent(user)).slice(0, 128); // the server's charset
     var anon = get("anon");
     if (!anon) {
       var bytes = new Uint8Array(16);
