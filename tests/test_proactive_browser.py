@@ -203,3 +203,33 @@ def test_the_console_marks_a_struggling_account_on_its_next_conversation(
     mark.wait_for()
     assert "You haven't tried sso yet. (sso-unused, sso)" in mark.inner_text()
     console.close()
+
+
+def test_dont_show_tips_sticks_across_pages(base: str, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    visit(page, f"{base}/demo")
+    page.locator(".nudge").wait_for()
+    with page.expect_response(lambda r: "/dismiss" in r.url):
+        page.locator(".nudge .off").click()
+    for url in (f"{base}/demo", f"{base}/demo-settings"):
+        with page.expect_request(lambda r: "/v1/signals" in r.url) as sent:
+            page.goto(url)
+        assert sent.value.post_data_json["tips"] is False  # the server is told: no nudge
+        page.wait_for_timeout(500)
+        assert page.locator(".nudge").count() == 0
+    context.close()
+
+
+def test_no_nudge_while_the_customer_is_typing(base: str, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    with page.expect_request(lambda r: "/v1/signals" in r.url) as sent:
+        page.goto(f"{base}/demo")
+        page.locator(".launcher").click()  # before the batch leaves (it waits a second)
+        page.locator("#sc-input").fill("how do I")
+    assert sent.value.post_data_json["tips"] is False
+    reply = sent.value.response()
+    assert reply is not None and reply.json()["nudge"] is None
+    assert page.locator(".nudge").count() == 0
+    context.close()
