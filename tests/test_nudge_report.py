@@ -133,3 +133,8 @@ def test_cli_report_has_the_proactive_section(
     out = capsys.readouterr().out
     assert "proactive help: shown 4, opened 3" in out
     assert "account acme" in out and "resolved without a ticket 1, tickets 1" in out
+    page = tmp_path / "report.html"
+    assert main(["report", "--data-dir", str(tmp_path), "--html", str(page)]) == 0
+    html = page.read_text()
+    assert "Proactive help: nudges" in html and 'aria-label="struggles by product area"' in html
+    assert "<td>globex</td>" in html
