@@ -3,8 +3,9 @@ conversation store's `metadata` (created by migration 8), written redacted, kept
 conversations (`copilot purge` deletes them with the same cutoff).
 
 Who a signal belongs to is `subject`: the host page's user id or the widget's anonymous session
-id, stored only as a keyed hash (it may be an email address); `account` is the workspace name
-the page gave, redacted like any customer text."""
+id, stored only as a hash (it may be an email address: the raw id is never kept, though a known
+id can still be hashed and matched, so this is pseudonymous, not anonymous); `account` is the
+workspace name the page gave, redacted like any customer text."""
 
 from __future__ import annotations
 
