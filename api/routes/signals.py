@@ -5,6 +5,7 @@ reachable with the subject it was shown to."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -15,7 +16,6 @@ from api.deps import AgentKey, CopilotDep, MetricsDep, SettingsDep, limit
 from api.schemas import UUID_PATTERN
 from copilot.proactive.nudges import Batch
 from copilot.proactive.rules import Signal, SignalName
-from copilot.record.schema import now
 
 router = APIRouter(tags=["customers"])
 # A user id from the host page or the widget's anonymous id: no spaces, no control characters.
@@ -102,7 +102,7 @@ async def post_signals(
     metrics: MetricsDep,
 ) -> SignalsReply:
     _limit(request, "signals", settings.signals_rate_per_minute)
-    at = now()
+    at = datetime.now(UTC)  # the service stamps its own clock on what it stores
     batch = Batch(
         body.subject,
         tuple(
