@@ -128,6 +128,8 @@ class Copilot:
         self._own_engine = engine is None
         self.engine = engine or db.connect(settings.database_url, settings.data_dir)
         self.conversations = Conversations(self.engine, None, settings.webhook_url)
+        self.conversations.sla_rules = list(settings.sla_rules)  # the queue: docs/console.md
+        self.conversations.not_for_us = settings.not_for_us
         self.handoffs = Handoffs(self.engine, LinkPolicy(settings.link_hosts))
         self.index: OpenIndex | None = None  # closed by close() or the next use()
         self._reindexing = threading.Lock()

@@ -19,6 +19,7 @@ from pydantic_settings import (
 )
 
 from copilot.errors import ConfigError
+from copilot.record.sla import DEFAULT_SLA_RULES, SlaRule
 
 RESERVED_ACTORS = frozenset({"copilot", "customer", "system"})
 
@@ -100,6 +101,12 @@ class Settings(BaseSettings):
     webhook_url: str | None = None  # handoffs are POSTed here, signed with webhook_secret
     webhook_secret: str | None = None
 
+    # The agents' queue (docs/console.md). The SLA rule table, first match wins; triage keeps
+    # off-topic, abusive and injection-only conversations out of the queue ("reply": they get a
+    # polite out-of-scope reply and are counted; "ticket": they become handoffs like any other).
+    sla_rules: list[SlaRule] = list(DEFAULT_SLA_RULES)
+    not_for_us: Literal["reply", "ticket"] = "reply"
+
     @field_validator("api_keys")
     @classmethod
     def _one_agent_per_key(cls, keys: list[ApiKey]) -> list[ApiKey]:
@@ -151,8 +158,7 @@ def load_settings(**overrides: object) -> Settings:
             return f"{toml}:{line}: " if line else ""
 
         problems = "; ".join(
-            f"{where(err['loc'])}{'.'.join(str(p) for p in err['loc']) or 'settings'}: "
-            f"{err['msg']}"
+            f"{where(err['loc'])}{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
             for err in exc.errors()
         )
         raise ConfigError(

@@ -36,9 +36,11 @@ from copilot.record.schema import (
     drafts as drafts,
     feedback as feedback,
     handoff_events as handoff_events,
+    handoff_notes as handoff_notes,
     handoffs as handoffs,
     labels as labels,
     metadata as metadata,
+    not_for_us as not_for_us,
     now as now,
     outbox as outbox,
     schema_version as schema_version,
@@ -106,6 +108,26 @@ def _v7(conn: Connection) -> None:
     metadata.create_all(conn, tables=[handoff_events])
 
 
+def _v8(conn: Connection) -> None:
+    # The queue: SLA columns on handoffs (v1 creates them from today's definition), notes, and
+    # the conversations triage kept out of the queue.
+    have = {c["name"] for c in inspect(conn).get_columns("handoffs")}
+    added = {
+        "sla_rule": "VARCHAR(100) NOT NULL DEFAULT ''",
+        "due_at": "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME",
+        "first_response_at": "TIMESTAMP WITH TIME ZONE"
+        if conn.dialect.name == "postgresql"
+        else "DATETIME",
+        "product_area": "VARCHAR(64) NOT NULL DEFAULT ''",
+        "plan": "VARCHAR(100) NOT NULL DEFAULT ''",
+        "merged": "INTEGER NOT NULL DEFAULT 0",
+    }
+    for name, ddl in added.items():
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE handoffs ADD COLUMN {name} {ddl}"))
+    metadata.create_all(conn, tables=[handoff_notes, not_for_us])
+
+
 # Append only: a migration that shipped is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "conversations, turns, feedback, handoffs, drafts", _v1),
@@ -115,6 +137,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "the fault behind a reply", _v5),
     (6, "labels for certifying the answer threshold", _v6),
     (7, "the audit trail of each handoff", _v7),
+    (8, "the queue: SLAs, notes, not-for-us triage", _v8),
 ]
 
 
