@@ -24,15 +24,25 @@ def _iso_day(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_iso_day)]
 
 
+AttributeName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")]
+
+
 class Context(BaseModel):
     page: str = Field(default="", max_length=2000)
     workspace: str = Field(default="", max_length=200)
     plan: str = Field(default="", max_length=100)
     role: str = Field(default="", max_length=100)
     locale: str = Field(default="", max_length=35)
+    # What the host page knows about the account, read by the SLA rules (docs/console.md).
+    attributes: dict[AttributeName, str | float | bool] = Field(
+        default_factory=dict,
+        max_length=20,
+        description='e.g. {"health_score": 35, "renewal_date": "2026-12-20"}',
+    )
 
     def customer(self) -> CustomerContext:
-        return CustomerContext(self.page, self.workspace, self.plan, self.role)
+        values = {k: str(v)[:200] for k, v in self.attributes.items()}
+        return CustomerContext(self.page, self.workspace, self.plan, self.role, values)
 
 
 # Conversation ids are UUIDs (str(uuid4())): anything else is a 422 before any lookup or limit
