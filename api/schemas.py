@@ -34,7 +34,7 @@ class Context(BaseModel):
     role: str = Field(default="", max_length=100)
     locale: str = Field(default="", max_length=35)
     # What the host page knows about the account, read by the SLA rules (docs/console.md).
-    attributes: dict[AttributeName, str | float | bool] = Field(
+    attributes: dict[AttributeName, str | int | float | bool] = Field(
         default_factory=dict,
         max_length=20,
         description='e.g. {"health_score": 35, "renewal_date": "2026-12-20"}',
