@@ -96,6 +96,7 @@ class DraftRequest(BaseModel):
     body: str = Field(min_length=1, max_length=20_000)
     messages: list[Message] = Field(default_factory=list, max_length=50)
     context: Context = Context()
+    customer_name: str = Field(default="", max_length=100, description="greets the customer")
 
 
 class AgentMessage(BaseModel):

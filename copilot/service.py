@@ -218,11 +218,14 @@ class Copilot:
         history: list[Turn],
         context: CustomerContext | None,
         stored_ticket: dict[str, Any],
+        name: str = "",
+        agent_name: str = "",
     ) -> tuple[str, Draft]:
-        """A draft reply for an agent, stored (redacted) with its ticket: (draft id, draft)."""
+        """A draft reply for an agent, stored (redacted) with its ticket: (draft id, draft).
+        `name` greets the customer; `agent_name` signs it."""
         agent = self.need_agent()
         try:
-            draft = draft_reply(agent, ticket, history, context)
+            draft = draft_reply(agent, ticket, history, context, name, agent_name)
         except Exception as exc:  # e.g. the vector store went away: the agent can retry
             log.exception("drafting failed")
             raise Unavailable(f"the assistant could not draft: {type(exc).__name__}") from exc

@@ -211,8 +211,10 @@ def test_drafts_use_internal_articles_that_customers_never_see(live: str, sample
     )
     assert r.status_code == 200, r.text
     draft = r.json()
-    assert draft["citations"][0]["article_id"] == "agent-refund-policy"
+    assert draft["guidance"][0]["article_id"] == "agent-refund-policy"
     assert any("internal" in c for c in draft["checks"])
+    guide = sample[2].catalog.sections("agent-refund-policy")["Fix"]
+    assert "Billing console" in guide and "Billing console" not in draft["text"]
     customer = chat(live, question)
     internal_fix = sample[2].catalog.sections("agent-refund-policy")["Fix"]
     assert all(c["article_id"] != "agent-refund-policy" for c in customer["citations"])

@@ -16,10 +16,18 @@ router = APIRouter(tags=["agents"])
 
 
 @router.post("/v1/drafts", summary="A draft reply to a ticket")
-async def draft(body: DraftRequest, copilot: CopilotDep, _: AgentKey) -> Any:
+async def draft(body: DraftRequest, copilot: CopilotDep, agent: AgentKey) -> Any:
+    """Greeting, cause, numbered steps, how to check, sign-off (by the key's agent); internal
+    procedures in `guidance` for the agent only; what no source covers in `not_covered`."""
     ticket = f"{body.subject}\n{body.body}".strip()
     history = [Turn(m.role, m.content) for m in body.messages]
     draft_id, reply = await run_in_threadpool(
-        copilot.draft, ticket, history, body.context.customer(), body.model_dump()
+        copilot.draft,
+        ticket,
+        history,
+        body.context.customer(),
+        body.model_dump(),
+        body.customer_name,
+        agent,
     )
     return {"id": draft_id, **asdict(reply)}
