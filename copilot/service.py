@@ -241,6 +241,15 @@ class Copilot:
         result["skipped_articles"] = self.skipped()
         return result
 
+    def queue_figures(self) -> dict[str, Any]:
+        """The queue's figures over every live handoff (Prometheus reads them at scrape time)."""
+        from datetime import timedelta
+
+        from copilot.record.report_queue import queue_figures
+
+        with db.unavailable_when_down():
+            return queue_figures(self.engine, None, db.now() + timedelta(days=1))
+
     def label(
         self, conversation_id: str, turn_id: int | None, article_id: str | None, agent: str
     ) -> Label:

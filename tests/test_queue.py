@@ -175,3 +175,40 @@ def test_who_am_i(client: TestClient) -> None:
     }
     assert client.get("/v1/agents/me", headers=AS["root"]).json()["scope"] == "admin"
     assert client.get("/v1/agents/me").status_code == 401
+
+
+def test_report_and_prometheus_show_the_queue(client: TestClient) -> None:
+    """`copilot report` (and its HTML, and /metrics): first-response time, SLA breaches,
+    handoffs by agent, the "not for us" count."""
+    from copilot.record import queue as queue_store
+    from copilot.record.report_html import render
+
+    late = ask(client, "my invoices are wrong")
+    quick = ask(client, "the export fails")
+    ask(client, "where is my logo")
+    with engine_of(client).begin() as conn:
+        conn.execute(
+            update(db.handoffs)
+            .where(db.handoffs.c.id == late["handoff"]["id"])
+            .values(due_at=db.now() - timedelta(minutes=5))
+        )
+        queue_store.record_not_for_us(conn, quick["conversation_id"], "off_topic", "weather?")
+        queue_store.record_not_for_us(conn, quick["conversation_id"], "injection", "ignore it")
+    for hid, who in ((late["handoff"]["id"], "ana"), (quick["handoff"]["id"], "bob")):
+        act(client, hid, "claim", who)
+        act(client, hid, "messages", who, text="On it.")
+    act(client, quick["handoff"]["id"], "resolve", "bob")
+    result = client.app.state.copilot.report()  # type: ignore[attr-defined]
+    assert result["handoffs_answered"] == 2 and result["first_response_p50_minutes"] is not None
+    assert result["sla_breaches"] == 1 and result["sla_breached_waiting"] == 0
+    assert result["not_for_us"] == 2 and result["not_for_us_by_kind"]["injection"] == 1
+    assert result["handoffs_by_agent"] == {
+        "ana": {"claimed": 1, "message": 1},
+        "bob": {"claimed": 1, "message": 1, "resolved": 1},
+    }
+    html = render(result, [])
+    assert "The agents' queue" in html and "<td>SLA breaches</td><td>1</td>" in html
+    assert "<td>bob</td><td>1</td><td>1</td><td>1</td>" in html
+    metrics = client.get("/metrics").text
+    assert "copilot_sla_breaches 1" in metrics
+    assert 'copilot_not_for_us{kind="off_topic"} 1' in metrics
