@@ -20,6 +20,7 @@ from copilot.answer.catalog import Catalog
 from copilot.answer.compose import STALE_NOTE, steps
 from copilot.answer.grounding import SENTENCE_END
 from copilot.answer.retrieve import tokenize
+from copilot.errors import InvalidInput
 from copilot.types import Citation, CustomerContext, Hit, ReplyType, Turn
 
 GUIDANCE_FROM = 3  # internal articles among this many of the best hits become guidance
@@ -137,6 +138,18 @@ def off_the_point(ticket: str, catalog: Catalog, hit: Hit) -> bool:
     asked = requests(ticket)
     return bool(asked) and len(not_covered(ticket, [_source(catalog, hit.article_id)])) == len(
         asked
+    )
+
+
+def article_text(catalog: Catalog, article_id: str) -> str:
+    """An article as reply text an agent inserts: cause, steps, how to check (plain text).
+    Internal articles are refused: their procedures are the agent's, not the customer's."""
+    entry = catalog[article_id]
+    if entry.audience == "internal":
+        raise InvalidInput(f"article {article_id} is internal: follow it, do not send it")
+    sections = catalog.sections(article_id)
+    return "\n".join(
+        _body(Hit(entry.id, entry.title, 0, 0, 0, "", "", "", "", entry.stale), sections)
     )
 
 
