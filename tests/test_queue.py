@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from copilot.record import db, handoffs
+from copilot.record.queue import listing
 from copilot.types import CustomerContext, Handoff, Turn
 from tests.test_handoffs import AS, _client, act
 
@@ -212,3 +213,49 @@ def test_report_and_prometheus_show_the_queue(client: TestClient) -> None:
     metrics = client.get("/metrics").text
     assert "copilot_sla_breaches 1" in metrics
     assert 'copilot_not_for_us{kind="off_topic"} 1' in metrics
+
+
+V8_COLUMNS = ("sla_rule", "due_at", "first_response_at", "product_area", "plan", "merged")
+
+
+def test_migration_8_adds_the_queue_to_a_v7_database(db_url: str, tmp_path: Path) -> None:
+    """A database from before the queue (v7, with a waiting handoff) migrates: the new columns
+    are added, and the old ticket is listed after the ones with a due time."""
+    import sqlalchemy as sa
+
+    old = db.connect(db_url, tmp_path, migrate_to=7)
+    with old.begin() as conn:
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("handoffs")}
+        if "due_at" in cols:  # v1 creates today's table: make it the v7 one, as shipped
+            for name in (
+                "sla_rule",
+                "due_at",
+                "first_response_at",
+                "product_area",
+                "plan",
+                "merged",
+            ):
+                conn.execute(sa.text(f"ALTER TABLE handoffs DROP COLUMN {name}"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO conversations (id, token_hash, created_at, updated_at, audience,"
+                " context, state, product_area) VALUES ('c-old', 'x', :t, :t, 'customer', '{}',"
+                " 'handed_off', '')"
+            ),
+            {"t": db.now()},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO handoffs (id, conversation_id, created_at, reason, priority, status,"
+                " updated_at, reopened, packet) VALUES ('h-old', 'c-old', :t, 'low_confidence', 9,"
+                " 'open', :t, 0, '{}')"
+            ),
+            {"t": db.now()},
+        )
+    old.dispose()
+    engine = db.connect(db_url, tmp_path)
+    assert db.current_version(engine) >= 8
+    page = listing(engine)
+    assert [h["id"] for h in page["items"]] == ["h-old"]
+    assert page["items"][0]["due_at"] is None and page["items"][0]["breached"] is False
+    engine.dispose()
