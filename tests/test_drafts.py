@@ -75,3 +75,31 @@ def test_request_sentences_and_support() -> None:
     assert not_covered(ticket, ["Download an invoice from Billing."]) == [
         "merge our two workspaces"
     ]
+
+
+def test_with_an_llm_the_checked_answer_sits_in_the_same_frame(sample: Any) -> None:
+    """The LLM's answer (checked sentence by sentence against its sources, as replies are) goes
+    between the greeting and the sign-off; a sentence its source does not support is never in
+    the draft, and what the ticket asks beyond the sources is still listed."""
+    from copilot.answer.grounding import Prompts
+    from copilot.answer.llm import OpenAIChat
+    from copilot.testing.fake_openai import fake_openai_server
+
+    good = (
+        "Read the raw request body as bytes, before any JSON parsing [1]. "
+        "Then compute the HMAC with the signing secret and compare it to v1 [1]."
+    )
+    ticket = "My webhook signature verification fails. Please also add IP allowlisting for us."
+    with fake_openai_server() as server:
+        llm = OpenAIChat(server.base_url, "fake-model", "sk-test", 5.0)
+        always = ConfidenceModel(answer_threshold=0.0, clarify_threshold=0.0)
+        agent = Agent(sample[2], always, llm=llm, prompts=Prompts.load())
+        server.chat = [good]
+        d = draft_reply(agent, ticket, name="Sam", agent_name="ana")
+        assert d.text.startswith("Hi Sam,\n\nThanks for getting in touch.\n\nRead the raw request")
+        assert d.text.endswith("Best regards,\nana") and "[1]" in d.text
+        assert d.citations[0].article_id == "webhook-signature-mismatch"
+        assert d.not_covered == ("add IP allowlisting for us",)
+        server.chat = [good + " Flowbench offers a refund of 40 percent for every outage [1]."]
+        rejected = draft_reply(agent, ticket)
+        assert "refund" not in rejected.text and "40 percent" not in rejected.text

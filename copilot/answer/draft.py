@@ -88,7 +88,7 @@ def requests(ticket: str) -> list[str]:
 
 
 LEAD_IN = re.compile(
-    r"^(?:(?:and|also|so|but),?\s+)?(?:(?:could|can|would|will)\s+you\s+)?(?:please\s+)?"
+    r"^(?:(?:and|also|so|but),?\s+)?(?:(?:could|can|would|will)\s+you\s+)?(?:please\s+)?(?:also\s+)?"
     r"(?:(?:i|we)\s+(?:need|want|would like|'d like)\s+(?:you\s+)?(?:to\s+)?)?(?:please\s+)?",
     re.I,
 )
