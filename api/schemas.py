@@ -24,7 +24,9 @@ def _iso_day(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_iso_day)]
 
 
-AttributeName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")]
+# Context values for the SLA rules (docs/console.md); other names are dropped rather than refused,
+# so a host page sending more than the rules read keeps working.
+ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 
 
 class Context(BaseModel):
@@ -34,14 +36,19 @@ class Context(BaseModel):
     role: str = Field(default="", max_length=100)
     locale: str = Field(default="", max_length=35)
     # What the host page knows about the account, read by the SLA rules (docs/console.md).
-    attributes: dict[AttributeName, str | int | float | bool] = Field(
+    attributes: dict[str, Any] = Field(
         default_factory=dict,
         max_length=20,
-        description='e.g. {"health_score": 35, "renewal_date": "2026-12-20"}',
+        description='e.g. {"health_score": 35, "renewal_date": "2026-12-20"}: names of letters, '
+        "digits and _ (up to 40), values text, numbers or true/false; others are ignored",
     )
 
     def customer(self) -> CustomerContext:
-        values = {k: str(v)[:200] for k, v in self.attributes.items()}
+        values = {
+            k: str(v)[:200]
+            for k, v in self.attributes.items()
+            if ATTRIBUTE_NAME.fullmatch(k) and isinstance(v, str | int | float | bool)
+        }
         return CustomerContext(self.page, self.workspace, self.plan, self.role, values)
 
 
