@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select as sa_select, update
 
 from copilot.record import db, handoffs
 from copilot.record.queue import listing
@@ -259,3 +259,19 @@ def test_migration_8_adds_the_queue_to_a_v7_database(db_url: str, tmp_path: Path
     assert [h["id"] for h in page["items"]] == ["h-old"]
     assert page["items"][0]["due_at"] is None and page["items"][0]["breached"] is False
     engine.dispose()
+
+
+def test_purge_deletes_notes_and_the_not_for_us_log(client: TestClient) -> None:
+    from copilot.record import queue as queue_store
+    from copilot.record.report import purge
+
+    body = ask(client, "my invoices are wrong")
+    hid = body["handoff"]["id"]
+    client.post(f"/v1/handoffs/{hid}/notes", json={"text": "call back"}, headers=AS["ana"])
+    engine = engine_of(client)
+    with engine.begin() as conn:
+        queue_store.record_not_for_us(conn, body["conversation_id"], "off_topic", "weather?")
+    assert purge(engine, timedelta(seconds=-5)) == 1
+    with engine.connect() as conn:
+        for table in (db.handoffs, db.handoff_notes, db.not_for_us):
+            assert conn.execute(sa_select(table)).all() == [], table.name
