@@ -125,6 +125,9 @@ def _v8(conn: Connection) -> None:
     for name, ddl in added.items():
         if name not in have:
             conn.execute(text(f"ALTER TABLE handoffs ADD COLUMN {name} {ddl}"))
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS handoffs_by_conversation ON handoffs (conversation_id)")
+    )
     metadata.create_all(conn, tables=[handoff_notes, not_for_us])
 
 

@@ -98,6 +98,7 @@ handoffs = Table(
     Column("plan", String(100), nullable=False, default=""),
     Column("merged", Integer, nullable=False, default=0),  # repeat handoffs folded into this one
     Index("handoffs_by_status", "status", "priority"),
+    Index("handoffs_by_conversation", "conversation_id"),  # v8: each chat turn looks its ticket up
 )
 # What people said answers a question (or that nothing does): the labels that certify the answer
 # threshold. Text is redacted like every other write.
