@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -40,6 +41,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 }
 PAST = {"claim": "claimed", "release": "released", "resolve": "resolved"}  # the event's action
 COPILOT, CUSTOMER = "copilot", "customer"  # actors that are not agents
+MERGE_WINDOW = timedelta(
+    days=7
+)  # a ticket resolved longer ago than this is not reopened by merging
 
 
 class OffsiteLinks(InvalidInput):
@@ -99,7 +103,9 @@ def open_handoff(
         .where(db.handoffs.c.conversation_id == conversation_id)
         .order_by(db.handoffs.c.created_at.desc())
     ).first()
-    if existing is not None:
+    if existing is not None and (
+        existing.status != "resolved" or db.now() - db.aware(existing.updated_at) <= MERGE_WINDOW
+    ):
         return merge(conn, existing, packet, rules)
     handoff_id = str(uuid.uuid4())
     opened = db.now()
@@ -187,15 +193,8 @@ def reevaluate(
         .where(db.handoffs.c.id == handoff_id)
         .values(priority=best.priority, sla_rule=best.rule, due_at=best.due_at)
     )
-    record(
-        conn,
-        handoff_id,
-        COPILOT,
-        "reprioritized",
-        rule=best.rule,
-        priority=best.priority,
-        was=row.priority,
-    )
+    moved = {"rule": best.rule, "priority": best.priority, "was": row.priority}
+    record(conn, handoff_id, COPILOT, "reprioritized", **moved)
 
 
 def after_reply(
