@@ -167,6 +167,14 @@ def test_repeat_handoffs_of_a_conversation_are_one_ticket(client: TestClient) ->
     assert detail["packet"]["reasons"] == ["unavailable", "customer_asked"]
     assert ["download-invoice", 0.4] in detail["packet"]["articles_tried"]
     assert "merged" in [e["action"] for e in detail["events"]]
+    # Resolved long ago: the conversation's next handoff is a new ticket, not a reopened one.
+    with engine_of(client).begin() as conn:
+        conn.execute(
+            update(db.handoffs)
+            .where(db.handoffs.c.id == hid)
+            .values(status="resolved", updated_at=db.now() - timedelta(days=8))
+        )
+        assert handoffs.open_handoff(conn, cid, packet) != hid
 
 
 def test_who_am_i(client: TestClient) -> None:
