@@ -79,7 +79,9 @@ class Metrics:
             if event:
                 self.nudges[event] += 1
 
-    def render(self) -> str:
+    def render(self, queue: dict[str, Any] | None = None) -> str:
+        """The counters, and with `queue` (copilot/record/report_queue.py, read from the
+        database at scrape time, so the same on every worker) the queue's gauges."""
         lines = [
             "# HELP copilot_http_requests_total HTTP requests by route and status.",
             "# TYPE copilot_http_requests_total counter",
@@ -130,9 +132,43 @@ class Metrics:
                 "event",
                 self.nudges,
             )
+        if queue is not None:
+            lines += queue_lines(queue)
         return "\n".join(lines) + "\n"
 
 
 def _counter(name: str, help_: str, label: str, values: Counter[str]) -> list[str]:
     lines = [f"# HELP {name} {help_}", f"# TYPE {name} counter"]
     return lines + [f'{name}{{{label}="{k}"}} {n}' for k, n in sorted(values.items())]
+
+
+def queue_lines(queue: dict[str, Any]) -> list[str]:
+    """Gauges from the database: every worker reports the same values (do not sum them)."""
+
+    def gauge(name: str, help_: str, value: Any) -> list[str]:
+        shown = "NaN" if value is None else value
+        return [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {shown}"]
+
+    lines = gauge(
+        "copilot_sla_breaches", "Handoffs whose first response was late.", queue["sla_breaches"]
+    )
+    lines += gauge(
+        "copilot_sla_breached_waiting",
+        "Handoffs past their first-response due time with no reply yet.",
+        queue["sla_breached_waiting"],
+    )
+    lines += gauge(
+        "copilot_first_response_p50_seconds",
+        "Median time to the first agent reply.",
+        None
+        if queue["first_response_p50_minutes"] is None
+        else queue["first_response_p50_minutes"] * 60,
+    )
+    lines += [
+        "# HELP copilot_not_for_us Conversations triage kept out of the queue, by kind.",
+        "# TYPE copilot_not_for_us gauge",
+    ]
+    lines += [
+        f'copilot_not_for_us{{kind="{k}"}} {n}' for k, n in queue["not_for_us_by_kind"].items()
+    ]
+    return lines

@@ -24,15 +24,32 @@ def _iso_day(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_iso_day)]
 
 
+# Context values for the SLA rules (docs/console.md); other names are dropped rather than refused,
+# so a host page sending more than the rules read keeps working.
+ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+
+
 class Context(BaseModel):
     page: str = Field(default="", max_length=2000)
     workspace: str = Field(default="", max_length=200)
     plan: str = Field(default="", max_length=100)
     role: str = Field(default="", max_length=100)
     locale: str = Field(default="", max_length=35)
+    # What the host page knows about the account, read by the SLA rules (docs/console.md).
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=20,
+        description='e.g. {"health_score": 35, "renewal_date": "2026-12-20"}: names of letters, '
+        "digits and _ (up to 40), values text, numbers or true/false; others are ignored",
+    )
 
     def customer(self) -> CustomerContext:
-        return CustomerContext(self.page, self.workspace, self.plan, self.role)
+        values = {
+            k: str(v)[:200]
+            for k, v in self.attributes.items()
+            if ATTRIBUTE_NAME.fullmatch(k) and isinstance(v, str | int | float | bool)
+        }
+        return CustomerContext(self.page, self.workspace, self.plan, self.role, values)
 
 
 # Conversation ids are UUIDs (str(uuid4())): anything else is a 422 before any lookup or limit
@@ -86,6 +103,7 @@ class DraftRequest(BaseModel):
     body: str = Field(min_length=1, max_length=20_000)
     messages: list[Message] = Field(default_factory=list, max_length=50)
     context: Context = Context()
+    customer_name: str = Field(default="", max_length=100, description="greets the customer")
 
 
 class AgentMessage(BaseModel):

@@ -129,6 +129,8 @@ class Copilot:
         self._own_engine = engine is None
         self.engine = engine or db.connect(settings.database_url, settings.data_dir)
         self.conversations = Conversations(self.engine, None, settings.webhook_url)
+        self.conversations.sla_rules = list(settings.sla_rules)  # the queue: docs/console.md
+        self.conversations.not_for_us = settings.not_for_us
         self.handoffs = Handoffs(self.engine, LinkPolicy(settings.link_hosts))
         self.index: OpenIndex | None = None  # closed by close() or the next use()
         self._reindexing = threading.Lock()
@@ -218,11 +220,14 @@ class Copilot:
         history: list[Turn],
         context: CustomerContext | None,
         stored_ticket: dict[str, Any],
+        name: str = "",
+        agent_name: str = "",
     ) -> tuple[str, Draft]:
-        """A draft reply for an agent, stored (redacted) with its ticket: (draft id, draft)."""
+        """A draft reply for an agent, stored (redacted) with its ticket: (draft id, draft).
+        `name` greets the customer; `agent_name` signs it."""
         agent = self.need_agent()
         try:
-            draft = draft_reply(agent, ticket, history, context)
+            draft = draft_reply(agent, ticket, history, context, name, agent_name)
         except Exception as exc:  # e.g. the vector store went away: the agent can retry
             log.exception("drafting failed")
             raise Unavailable(f"the assistant could not draft: {type(exc).__name__}") from exc
@@ -238,6 +243,15 @@ class Copilot:
             result["proactive"] = self._proactive_report(since, until)
         result["skipped_articles"] = self.skipped()
         return result
+
+    def queue_figures(self) -> dict[str, Any]:
+        """The queue's figures over every live handoff (Prometheus reads them at scrape time)."""
+        from datetime import timedelta
+
+        from copilot.record.report_queue import queue_figures
+
+        with db.unavailable_when_down():
+            return queue_figures(self.engine, None, db.now() + timedelta(days=1))
 
     def label(
         self, conversation_id: str, turn_id: int | None, article_id: str | None, agent: str

@@ -20,6 +20,7 @@ from pydantic_settings import (
 
 from copilot.errors import ConfigError
 from copilot.proactive.rules import DEFAULT_RULES, NudgeRule
+from copilot.record.sla import DEFAULT_SLA_RULES, SlaRule
 
 RESERVED_ACTORS = frozenset({"copilot", "customer", "system"})
 
@@ -117,6 +118,12 @@ class Settings(BaseSettings):
         if dup := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"nudge rule names must be unique; used twice: {', '.join(dup)}")
         return rules
+
+    # The agents' queue (docs/console.md). The SLA rule table, first match wins; triage keeps
+    # off-topic, abusive and injection-only conversations out of the queue ("reply": they get a
+    # polite out-of-scope reply and are counted; "ticket": they become handoffs like any other).
+    sla_rules: list[SlaRule] = list(DEFAULT_SLA_RULES)
+    not_for_us: Literal["reply", "ticket"] = "reply"
 
     @field_validator("api_keys")
     @classmethod

@@ -142,6 +142,8 @@ class CustomerContext:
     workspace: str = ""
     plan: str = ""
     role: str = ""
+    # Values the host page sends for the SLA rules (docs/console.md): health_score, renewal_date…
+    attributes: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

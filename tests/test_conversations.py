@@ -18,7 +18,8 @@ from copilot.answer.agent import Agent
 from copilot.answer.confidence import ConfidenceModel
 from copilot.errors import InvalidInput, NotFound
 from copilot.record import db
-from copilot.record.conversations import Conversations, priority
+from copilot.record.conversations import Conversations
+from copilot.record.handoffs import priority
 from copilot.types import CustomerContext, Handoff, Turn
 from tests.conftest import ROOT
 
@@ -82,7 +83,7 @@ def test_after_a_handoff_the_bot_stays_out_and_a_resolved_one_reopens(
     assert result.reply.type == "handoff" and result.handoff_id
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(db.handoffs)).one()
-    assert row.status == "open" and row.priority == 2 + 2  # customer asked, enterprise plan
+    assert row.status == "open" and row.priority == 4  # the default rule table's "enterprise" row
     assert row.packet["transcript"][0]["content"] == "I want to talk to a human"
     later = store.chat("hello? my webhook fails", result.conversation_id, result.token)
     assert later.reply.type == "handoff" and later.handoff_id == result.handoff_id
@@ -118,7 +119,8 @@ def test_priority_rules() -> None:
         return Handoff(reason, 0.1, (Turn("user", words),), CustomerContext(plan=plan), (), "")
 
     assert priority(packet("low_confidence", "", "how do I export")) == 1
-    assert priority(packet("repeated_unhelpful", "business", "still not working!!")) == 3 + 1 + 1
+    frustrated = packet("repeated_unhelpful", "business", "still not working!!")
+    assert priority(frustrated) == 3  # the "frustrated" row comes before "business"
 
 
 CHILD = """

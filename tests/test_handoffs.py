@@ -105,7 +105,7 @@ def test_agent_actions_are_the_keys_agent_and_every_change_is_audited(
             ("customer", "reopened"),
         ]
         events = handoff["events"]
-        assert events[0]["detail"] == {"reason": "unavailable"}
+        assert events[0]["detail"] == {"reason": "unavailable", "rule": "everyone else"}
         assert events[3]["detail"] == {"holder": "ana"}
         assert all(e["at"] for e in events)
         turns = client.get(f"/v1/conversations/{cid}", headers=AS["ana"]).json()["turns"]

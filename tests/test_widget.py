@@ -114,16 +114,15 @@ def test_ask_feedback_handoff_console_and_agent_reply(site: tuple[str, Any], bro
 
     console = browser.new_page(viewport={"width": 1200, "height": 900})
     console.goto(f"{base}/console")
-    console.get_by_label("Your name").fill("ana")
     console.get_by_label("API key").fill(KEY)
     console.get_by_role("button", name="Sign in").click()
     console.locator("#handoffs button").first.click()
-    console.get_by_text("user: my card was declined").wait_for()
+    console.locator("#detail .turn.user").get_by_text("my card was declined").wait_for()
     assert "payment-declined" in console.locator("#detail").inner_text()  # articles tried
-    console.get_by_role("button", name="Claim").click()
+    console.locator("#detail").get_by_role("button", name="Claim").click()
     console.get_by_label("Reply to the customer").fill("Hello from Ana: I refunded the charge.")
     console.get_by_role("button", name="Send reply").click()
-    console.get_by_text("agent: Hello from Ana").wait_for()
+    console.locator("#detail .turn.agent").get_by_text("Hello from Ana").wait_for()
     shot(console, "console-handoff")
 
     page.locator(".msg.agent").get_by_text("Hello from Ana").wait_for(timeout=10_000)

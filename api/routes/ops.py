@@ -45,5 +45,12 @@ async def readyz(request: Request) -> Any:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-async def prometheus(metrics: MetricsDep) -> Any:
-    return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+async def prometheus(metrics: MetricsDep, request: Request) -> Any:
+    copilot: Copilot | None = getattr(request.app.state, "copilot", None)
+    queue = None
+    if copilot is not None:  # the queue's gauges: a database that is down leaves them out
+        try:
+            queue = await run_in_threadpool(copilot.queue_figures)
+        except Unavailable:
+            queue = None
+    return PlainTextResponse(metrics.render(queue), media_type="text/plain; version=0.0.4")

@@ -123,6 +123,8 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"{name:<40}{shown:>10}")
     for reason, n in result["handoff_reasons"].items():
         print(f"  handoffs for {reason:<26}{n:>10}")
+    for agent, done in result["handoffs_by_agent"].items():
+        print(f"  {agent:<24}" + ", ".join(f"{n} {action}" for action, n in done.items()))
     for area, m in result["by_product_area"].items():
         rate = m["self_service_resolution_rate"]
         print(

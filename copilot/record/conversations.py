@@ -21,11 +21,11 @@ from typing import Any, Literal
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection
 
+from copilot.answer import triage
 from copilot.answer.agent import Agent, DecisionSink, DeltaSink
 from copilot.answer.compose import HANDOFF_TEXT
 from copilot.errors import InvalidInput, NotFound
-from copilot.record import db, handoffs, labels, streamed
-from copilot.record.handoffs import priority as priority  # where callers look for it
+from copilot.record import db, handoffs, labels, sla, streamed
 from copilot.safety.redact import redact
 from copilot.types import (
     Confidence,
@@ -67,6 +67,7 @@ class Conversations:
         # While there is no agent (the index cannot be opened) every message is handed off.
         self.problem = "the index is not loaded"
         self.webhook_url = webhook_url  # handoffs are also POSTed here (copilot/outbox.py)
+        self.sla_rules, self.not_for_us = list(sla.DEFAULT_SLA_RULES), "ticket"  # the service's
 
     @db.unavailable_when_down()
     def chat(
@@ -131,14 +132,11 @@ class Conversations:
                     )
                 )
                 turn_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-            handoff_id = None
             values: dict[str, Any] = {"updated_at": db.now()}
             if reply.hits:
                 values["product_area"] = reply.hits[0].product_area
-            if reply.handoff is not None:
-                handoff_id = handoffs.open_handoff(
-                    conn, conversation_id, reply.handoff, self.webhook_url
-                )
+            args = (conversation_id, message, reply, self.webhook_url, self.sla_rules)
+            if (handoff_id := handoffs.after_reply(conn, *args)) is not None:
                 values["state"] = "handed_off"
             conn.execute(
                 update(db.conversations)
@@ -161,7 +159,8 @@ class Conversations:
         fault = self.problem
         if self.agent is not None:
             try:
-                return self.agent.reply(message, history, audience, context, on_delta, on_decision)
+                args = (message, history, audience, context, on_delta, on_decision)
+                return triage.agent_reply(self.agent, self.not_for_us == "reply", *args)
             except Exception as exc:  # whatever broke, the customer gets a person, not a 500
                 log.exception("the agent failed; handing off")
                 fault = f"{type(exc).__name__}: {exc}"[:500]
@@ -192,7 +191,7 @@ class Conversations:
                 .order_by(db.turns.c.seq.desc())
             ).first()
         if conv["state"] == "handed_off":
-            return self._to_human(conversation_id, "(asked again for a person)")
+            return self._to_human(conversation_id, "(asked again to talk to a person)")
         tried = [(h["article_id"], h["score"]) for h in (last.hits if last else [])]
         top = tried[0][0] if tried else None
         escalate = (
@@ -211,7 +210,9 @@ class Conversations:
         )
         text = HANDOFF_TEXT["customer_asked"]
         with self.engine.begin() as conn:
-            handoff_id = handoffs.open_handoff(conn, conversation_id, packet, self.webhook_url)
+            handoff_id = handoffs.open_handoff(
+                conn, conversation_id, packet, self.webhook_url, self.sla_rules
+            )
             result = conn.execute(
                 db.turns.insert().values(
                     conversation_id=conversation_id,
@@ -248,6 +249,7 @@ class Conversations:
                 and db.now() - db.aware(handoff.updated_at) <= REOPEN_WINDOW
             ):
                 handoffs.reopen(conn, handoff)
+            handoffs.on_customer_message(conn, conversation_id, self.sla_rules)  # "urgent"?
         reply = Reply("handoff", WITH_HUMAN_TEXT, Confidence(0.0, {}))
         return ChatResult(reply, conversation_id, None, handoff.id if handoff else None, turn_id)
 

@@ -36,9 +36,11 @@ from copilot.record.schema import (
     drafts as drafts,
     feedback as feedback,
     handoff_events as handoff_events,
+    handoff_notes as handoff_notes,
     handoffs as handoffs,
     labels as labels,
     metadata as metadata,
+    not_for_us as not_for_us,
     now as now,
     outbox as outbox,
     schema_version as schema_version,
@@ -113,6 +115,29 @@ def _v8(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(TABLES))
 
 
+def _v9(conn: Connection) -> None:
+    # The queue: SLA columns on handoffs (v1 creates them from today's definition), notes, and
+    # the conversations triage kept out of the queue.
+    have = {c["name"] for c in inspect(conn).get_columns("handoffs")}
+    added = {
+        "sla_rule": "VARCHAR(100) NOT NULL DEFAULT ''",
+        "due_at": "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME",
+        "first_response_at": "TIMESTAMP WITH TIME ZONE"
+        if conn.dialect.name == "postgresql"
+        else "DATETIME",
+        "product_area": "VARCHAR(64) NOT NULL DEFAULT ''",
+        "plan": "VARCHAR(100) NOT NULL DEFAULT ''",
+        "merged": "INTEGER NOT NULL DEFAULT 0",
+    }
+    for name, ddl in added.items():
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE handoffs ADD COLUMN {name} {ddl}"))
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS handoffs_by_conversation ON handoffs (conversation_id)")
+    )
+    metadata.create_all(conn, tables=[handoff_notes, not_for_us])
+
+
 # Append only: a migration that shipped is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "conversations, turns, feedback, handoffs, drafts", _v1),
@@ -123,6 +148,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (6, "labels for certifying the answer threshold", _v6),
     (7, "the audit trail of each handoff", _v7),
     (8, "product signals and nudges", _v8),
+    (9, "the queue: SLAs, notes, not-for-us triage", _v9),
 ]
 
 

@@ -16,36 +16,23 @@ database that is down raises `Unavailable`.
 
 from __future__ import annotations
 
-import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
 
+from copilot.answer import triage
 from copilot.errors import Conflict, InvalidInput, NotFound
-from copilot.record import db
+from copilot.record import db, queue, sla
 from copilot.record.outbox import enqueue
 from copilot.safety.guard import LinkPolicy
 from copilot.safety.redact import redact
-from copilot.types import Handoff
+from copilot.types import Handoff, Reply
 
-# Priority rules for the agents' queue (docs/conversations.md): higher is more urgent.
-REASON_PRIORITY = {
-    "repeated_unhelpful": 3,
-    "customer_asked": 2,
-    "llm_failure": 2,
-    "unavailable": 2,
-    "low_confidence": 1,
-    "no_results": 1,
-}
-PLAN_PRIORITY = {"enterprise": 2, "business": 1}
-FRUSTRATION = re.compile(
-    r"still (?:not|doesn'?t|broken)|not working|urgent|asap|right now|!!|unacceptable|"
-    r"frustrat|angry|ridiculous|cancel my",
-    re.I,
-)
 TRANSITIONS: dict[str, dict[str, str]] = {
     # action -> {from status: to status}
     "claim": {"open": "claimed", "reopened": "claimed"},
@@ -54,6 +41,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 }
 PAST = {"claim": "claimed", "release": "released", "resolve": "resolved"}  # the event's action
 COPILOT, CUSTOMER = "copilot", "customer"  # actors that are not agents
+MERGE_WINDOW = timedelta(
+    days=7
+)  # a ticket resolved longer ago than this is not reopened by merging
 
 
 class OffsiteLinks(InvalidInput):
@@ -86,37 +76,159 @@ def reopen(conn: Connection, row: Any) -> None:
     record(conn, row.id, CUSTOMER, "reopened")
 
 
-def priority(handoff: Handoff) -> int:
-    customer_words = " ".join(t.content for t in handoff.transcript if t.role == "user")
-    return (
-        REASON_PRIORITY.get(handoff.reason, 1)
-        + PLAN_PRIORITY.get(handoff.context.plan.lower(), 0)
-        + (1 if FRUSTRATION.search(customer_words) else 0)
-    )
+def priority(handoff: Handoff, rules: Sequence[sla.SlaRule] = sla.DEFAULT_SLA_RULES) -> int:
+    """The priority the rule table gives this packet (docs/console.md)."""
+    return _verdict(handoff, rules, db.now()).priority
+
+
+def _verdict(handoff: Handoff, rules: Sequence[sla.SlaRule], opened_at: Any) -> sla.Verdict:
+    said = [t.content for t in handoff.transcript if t.role == "user"]
+    facts = sla.facts(handoff.reason, said, asdict(handoff.context), handoff.product_area)
+    return sla.evaluate(rules, facts, db.aware(opened_at))
 
 
 def open_handoff(
-    conn: Connection, conversation_id: str, handoff: Handoff, webhook_url: str | None = None
+    conn: Connection,
+    conversation_id: str,
+    handoff: Handoff,
+    webhook_url: str | None = None,
+    rules: Sequence[sla.SlaRule] = sla.DEFAULT_SLA_RULES,
 ) -> str:
-    """Store a new handoff (its transcript redacted) in the caller's transaction; its id."""
-    handoff_id = str(uuid.uuid4())
+    """Store a new handoff (its transcript redacted) in the caller's transaction; its id. A
+    conversation has one ticket: a repeat handoff is merged into the one it already has."""
     transcript = tuple(replace(t, content=redact(t.content)) for t in handoff.transcript)
     packet = replace(handoff, transcript=transcript)
+    existing = conn.execute(
+        select(db.handoffs)
+        .where(db.handoffs.c.conversation_id == conversation_id)
+        .order_by(db.handoffs.c.created_at.desc())
+    ).first()
+    if existing is not None and (
+        existing.status != "resolved" or db.now() - db.aware(existing.updated_at) <= MERGE_WINDOW
+    ):
+        return merge(conn, existing, packet, rules)
+    handoff_id = str(uuid.uuid4())
+    opened = db.now()
+    verdict = _verdict(packet, rules, opened)
     body = {**asdict(packet), "id": handoff_id, "conversation_id": conversation_id}
-    body["priority"] = priority(packet)
+    body["priority"] = verdict.priority
+    body["sla_rule"] = verdict.rule
+    body["due_at"] = verdict.due_at.isoformat()
     conn.execute(
         db.handoffs.insert().values(
             id=handoff_id,
             conversation_id=conversation_id,
+            created_at=opened,
+            updated_at=opened,
             reason=packet.reason,
-            priority=body["priority"],
+            priority=verdict.priority,
             packet=body,
+            sla_rule=verdict.rule,
+            due_at=verdict.due_at,
+            product_area=packet.product_area,
+            plan=packet.context.plan,
         )
     )
-    record(conn, handoff_id, COPILOT, "created", reason=packet.reason)
+    record(conn, handoff_id, COPILOT, "created", reason=packet.reason, rule=verdict.rule)
     if webhook_url:
         enqueue(conn, webhook_url, {"event": "handoff.created", "handoff": body})
     return handoff_id
+
+
+def merge(conn: Connection, row: Any, packet: Handoff, rules: Sequence[sla.SlaRule]) -> str:
+    """A repeat handoff of a conversation: its transcript and articles go into the ticket the
+    conversation has (a resolved one is reopened), and the rules are evaluated again."""
+    body = dict(row.packet)
+    tried = {a: s for a, s in body.get("articles_tried") or []}
+    tried.update({a: s for a, s in packet.articles_tried})
+    body["transcript"] = [asdict(t) for t in packet.transcript]
+    body["articles_tried"] = [[a, s] for a, s in tried.items()]
+    body["reasons"] = [*body.get("reasons", [body.get("reason")]), packet.reason]
+    if packet.suggested_next_step and not body.get("suggested_next_step"):
+        body["suggested_next_step"] = packet.suggested_next_step
+    values: dict[str, Any] = {"packet": body, "merged": row.merged + 1, "updated_at": db.now()}
+    if row.status == "resolved":
+        values["status"] = "reopened"
+        values["reopened"] = row.reopened + 1
+    conn.execute(update(db.handoffs).where(db.handoffs.c.id == row.id).values(**values))
+    record(conn, row.id, COPILOT, "merged", reason=packet.reason)
+    reevaluate(conn, row.id, rules, packet.reason)
+    return str(row.id)
+
+
+def reevaluate(
+    conn: Connection,
+    handoff_id: str,
+    rules: Sequence[sla.SlaRule] = sla.DEFAULT_SLA_RULES,
+    reason: str | None = None,
+) -> None:
+    """The conversation changed (a new customer message, a repeat handoff): read the rules again
+    over everything the customer has said. A new priority or due time is in the audit trail.
+    `reason` (e.g. customer_asked on a repeat handoff) counts alongside the ticket's own."""
+    row = _row(conn, handoff_id)
+    said = list(
+        conn.execute(
+            select(db.turns.c.text)
+            .where(db.turns.c.conversation_id == row.conversation_id, db.turns.c.role == "user")
+            .order_by(db.turns.c.seq)
+        ).scalars()
+    )
+    said += [t["content"] for t in row.packet.get("transcript", []) if t.get("role") == "user"]
+    context = conn.execute(
+        select(db.conversations.c.context).where(db.conversations.c.id == row.conversation_id)
+    ).scalar_one_or_none() or dict(row.packet.get("context") or {})
+    verdicts = [
+        sla.evaluate(
+            rules,
+            sla.facts(r, said, context, row.product_area),
+            db.aware(row.created_at),
+        )
+        for r in {row.reason, reason or row.reason}
+    ]
+    best = max(verdicts, key=lambda v: (v.priority, -v.due_at.timestamp()))
+    if (best.priority, best.rule) == (row.priority, row.sla_rule):
+        return
+    conn.execute(
+        update(db.handoffs)
+        .where(db.handoffs.c.id == handoff_id)
+        .values(priority=best.priority, sla_rule=best.rule, due_at=best.due_at)
+    )
+    moved = {"rule": best.rule, "priority": best.priority, "was": row.priority}
+    record(conn, handoff_id, COPILOT, "reprioritized", **moved)
+
+
+def after_reply(
+    conn: Connection,
+    conversation_id: str,
+    message: str,
+    reply: Reply,
+    webhook_url: str | None,
+    rules: Sequence[sla.SlaRule],
+) -> str | None:
+    """In the transaction of a chat turn: a handoff opens (or merges into the conversation's
+    ticket) and its id is returned; otherwise the waiting ticket, if any, is re-read by the rules,
+    and a message triage kept out of the queue is counted."""
+    if reply.handoff is not None:
+        return open_handoff(conn, conversation_id, reply.handoff, webhook_url, rules)
+    on_customer_message(conn, conversation_id, rules)
+    if kind := triage.kind_of(reply):
+        queue.record_not_for_us(conn, conversation_id, kind, message)
+    return None
+
+
+def on_customer_message(
+    conn: Connection, conversation_id: str, rules: Sequence[sla.SlaRule] = sla.DEFAULT_SLA_RULES
+) -> None:
+    """Called in the transaction that stored a customer message: the conversation's waiting
+    ticket, if any, gets its priority and due time from the rules again."""
+    row = conn.execute(
+        select(db.handoffs.c.id).where(
+            db.handoffs.c.conversation_id == conversation_id,
+            db.handoffs.c.status.in_(("open", "claimed", "reopened")),
+        )
+    ).first()
+    if row is not None:
+        reevaluate(conn, row.id, rules)
 
 
 def _row(conn: Any, handoff_id: str) -> Any:
@@ -138,6 +250,7 @@ def as_json(row: Any) -> dict[str, Any]:
         "created_at": db.aware(row.created_at).isoformat(),
         "updated_at": db.aware(row.updated_at).isoformat(),
         "packet": row.packet,
+        **queue.sla_json(row),
     }
 
 
@@ -194,19 +307,21 @@ def transition(
 
 
 @db.unavailable_when_down()
-def queue(engine: Engine, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Most urgent first, then oldest first."""
-    query = select(db.handoffs).order_by(db.handoffs.c.priority.desc(), db.handoffs.c.created_at)
-    if status:
-        query = query.where(db.handoffs.c.status == status)
+def get(engine: Engine, handoff_id: str) -> dict[str, Any]:
     with engine.connect() as conn:
-        return [as_json(r) for r in conn.execute(query.limit(limit))]
+        return {
+            **as_json(_row(conn, handoff_id)),
+            "events": events(conn, handoff_id),
+            "notes": queue.notes(conn, handoff_id),
+        }
 
 
 @db.unavailable_when_down()
-def get(engine: Engine, handoff_id: str) -> dict[str, Any]:
-    with engine.connect() as conn:
-        return {**as_json(_row(conn, handoff_id)), "events": events(conn, handoff_id)}
+def add_note(engine: Engine, handoff_id: str, agent: str, text: str) -> dict[str, Any]:
+    with engine.begin() as conn:
+        _row(conn, handoff_id)
+        record(conn, handoff_id, agent, "note")
+        return queue.add_note(conn, handoff_id, agent, text)
 
 
 @db.unavailable_when_down()
@@ -237,6 +352,12 @@ def agent_message(
         if offsite:
             detail["confirmed_links"] = offsite
         record(conn, handoff_id, agent, "message", **detail)
+        if row.first_response_at is None:  # the SLA clock stops at the first human reply
+            conn.execute(
+                update(db.handoffs)
+                .where(db.handoffs.c.id == handoff_id)
+                .values(first_response_at=db.now(), updated_at=db.now())
+            )
         return {"conversation_id": row.conversation_id, "seq": seq, "turn_id": turn_id}
 
 
@@ -248,8 +369,15 @@ class Handoffs:
         self.engine = engine
         self.links = links or LinkPolicy([])
 
-    def queue(self, status: str | None = None) -> list[dict[str, Any]]:
-        return queue(self.engine, status)
+    def queue(self, **filters: Any) -> dict[str, Any]:
+        """A page of the queue (copilot/record/queue.py)."""
+        return queue.listing(self.engine, **filters)
+
+    def not_for_us(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return queue.not_for_us(self.engine, limit, offset)
+
+    def note(self, handoff_id: str, agent: str, text: str) -> dict[str, Any]:
+        return add_note(self.engine, handoff_id, agent, text)
 
     def get(self, handoff_id: str) -> dict[str, Any]:
         """The handoff with its audit trail (`events`)."""

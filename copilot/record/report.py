@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select
 
 from copilot.record import db
+from copilot.record.report_queue import queue_figures
 from copilot.stats import percentile
 
 COUNTS = (
@@ -153,6 +154,7 @@ def report(engine: Engine, since: date | None = None, until: date | None = None)
     result = _metrics(overall)
     result["latency_p50_ms"] = round(percentile(latencies, 50), 2) if latencies else None
     result["latency_p95_ms"] = round(percentile(latencies, 95), 2) if len(latencies) > 1 else None
+    result.update(queue_figures(engine, start, end))  # first response, SLAs, by agent
     result["period"] = {
         "since": since.isoformat() if since else None,
         "until": (end - timedelta(days=1)).date().isoformat(),

@@ -106,6 +106,7 @@ def render(result: dict[str, Any], gaps: list[Gap]) -> str:
         from copilot.proactive.report import html_section
 
         proactive = html_section(result["proactive"])
+    queue = _queue(result)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>copilot report</title>
 <style>{STYLE}</style></head><body>
 <h1>Support copilot report</h1>
@@ -119,6 +120,7 @@ Latency p50 {_fmt(result["latency_p50_ms"])} ms, p95 {_fmt(result["latency_p95_m
 {_bars(result["by_day"])}
 <h2>Metrics, overall and by product area</h2>
 <table><tr><th>metric</th><th>all</th>{head}</tr>{rows}</table>
+{queue}
 <h2>Handoff reasons</h2><ul>{reasons}</ul>
 <h2>Stale articles cited, by owner</h2><ul>{stale}</ul>
 <h2>Top content gaps</h2><ol>{gap_items}</ol>
@@ -126,3 +128,33 @@ Latency p50 {_fmt(result["latency_p50_ms"])} ms, p95 {_fmt(result["latency_p95_m
 {proactive}
 </body></html>
 """
+
+
+QUEUE_ROWS = (
+    ("first_response_p50_minutes", "first response, median (minutes)"),
+    ("first_response_p90_minutes", "first response, p90 (minutes)"),
+    ("sla_breaches", "SLA breaches"),
+    ("sla_breach_rate", "SLA breach rate"),
+    ("sla_breached_waiting", "breached and still waiting"),
+    ("not_for_us", "not for us (kept out of the queue)"),
+)
+
+
+def _queue(result: dict[str, Any]) -> str:
+    """The agents' queue: first response, SLA breaches, the "not for us" count, by agent."""
+    rows = "".join(
+        f"<tr><td>{label}</td><td>{_fmt(result.get(key))}</td></tr>" for key, label in QUEUE_ROWS
+    )
+    kinds = ", ".join(f"{escape(k)} {n}" for k, n in result.get("not_for_us_by_kind", {}).items())
+    agents = "".join(
+        f"<tr><td>{escape(agent)}</td>"
+        + "".join(f"<td>{done.get(a, 0)}</td>" for a in ("claimed", "message", "resolved"))
+        + "</tr>"
+        for agent, done in result.get("handoffs_by_agent", {}).items()
+    )
+    return (
+        f"<h2>The agents' queue</h2><table>{rows}</table>"
+        + (f"<p>Not for us, by kind: {kinds}</p>" if kinds else "")
+        + "<h3>Handoffs by agent</h3><table><tr><th>agent</th><th>claimed</th><th>replies</th>"
+        + f"<th>resolved</th></tr>{agents or '<tr><td>none</td></tr>'}</table>"
+    )

@@ -89,7 +89,16 @@ handoffs = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, default=now),
     Column("reopened", Integer, nullable=False, default=0),
     Column("packet", JSON, nullable=False),
+    # The queue (v8): what the SLA rule table decided, when the first agent reply went out, and
+    # what the queue filters on without opening the packet.
+    Column("sla_rule", String(100), nullable=False, default=""),
+    Column("due_at", DateTime(timezone=True)),
+    Column("first_response_at", DateTime(timezone=True)),
+    Column("product_area", String(64), nullable=False, default=""),
+    Column("plan", String(100), nullable=False, default=""),
+    Column("merged", Integer, nullable=False, default=0),  # repeat handoffs folded into this one
     Index("handoffs_by_status", "status", "priority"),
+    Index("handoffs_by_conversation", "conversation_id"),  # v8: each chat turn looks its ticket up
 )
 # What people said answers a question (or that nothing does): the labels that certify the answer
 # threshold. Text is redacted like every other write.
@@ -151,6 +160,27 @@ handoff_events = Table(
     Column("action", String(16), nullable=False),
     Column("detail", JSON, nullable=False, default=dict),
     Index("handoff_events_by_handoff", "handoff_id", "id"),
+)
+# Agents' notes on a handoff (v8): internal, never shown to the customer; redacted like all text.
+handoff_notes = Table(
+    "handoff_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("handoff_id", ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, default=now),
+    Column("author", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+)
+# Conversations triage kept out of the queue (v8): off-topic, abusive, injection-only. Counted
+# and listed ("not for us" in the console) so nothing is hidden; the question is redacted.
+not_for_us = Table(
+    "not_for_us",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, default=now),
+    Column("kind", String(16), nullable=False),  # off_topic | abusive | injection
+    Column("question", Text, nullable=False),
 )
 schema_version = Table(
     "schema_version",

@@ -29,7 +29,9 @@ INCOMPLETE = "incomplete: the server stopped mid-reply"
 def redacted_context(context: CustomerContext) -> CustomerContext:
     """The page URL, workspace and the rest with PII replaced: this is what is stored, put in a
     handoff packet and sent in the webhook (a page URL may carry ?email=…&card=…)."""
-    return CustomerContext(**{k: redact(v) for k, v in asdict(context).items()})
+    fields = {k: v for k, v in asdict(context).items() if k != "attributes"}
+    attributes = {k: redact(str(v)) for k, v in context.attributes.items()}
+    return CustomerContext(**{k: redact(v) for k, v in fields.items()}, attributes=attributes)
 
 
 def reply_values(reply: Reply, latency: float, catalog: Catalog | None) -> dict[str, Any]:
