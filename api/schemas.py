@@ -7,11 +7,13 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from copilot.contract import reply_json
+from copilot.errors import InvalidInput
+from copilot.record import customer
 from copilot.record.conversations import ChatResult
-from copilot.types import CustomerContext
+from copilot.types import Contact, CustomerContext
 
 
 def _iso_day(value: object) -> object:
@@ -24,15 +26,35 @@ def _iso_day(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_iso_day)]
 
 
+def _email(value: str) -> str:
+    if not value:
+        return value
+    try:
+        return customer.check_email(value, "email")
+    except InvalidInput as exc:  # pydantic names the field; the message says what is wrong
+        raise ValueError(str(exc).removeprefix("email: ")) from None
+
+
+Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+
+
 class Context(BaseModel):
     page: str = Field(default="", max_length=2000)
     workspace: str = Field(default="", max_length=200)
     plan: str = Field(default="", max_length=100)
     role: str = Field(default="", max_length=100)
     locale: str = Field(default="", max_length=35)
+    # From `SupportCopilot.identify()`: stored as the conversation's contact fields (agents
+    # only), never with the context nor in chat text.
+    user_id: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200)
+    email: Email = ""
 
     def customer(self) -> CustomerContext:
         return CustomerContext(self.page, self.workspace, self.plan, self.role)
+
+    def contact(self) -> Contact | None:
+        return Contact(self.email, self.name, self.user_id) or None
 
 
 # Conversation ids are UUIDs (str(uuid4())): anything else is a 422 before any lookup or limit
@@ -76,6 +98,34 @@ class LabelRequest(BaseModel):
     article_id: str | None = Field(min_length=1, max_length=200)
 
 
+class PickRequest(BaseModel):
+    """The customer picked one of a suggest reply's articles."""
+
+    article_id: str = Field(min_length=1, max_length=200)
+    turn_id: TurnId | None = Field(default=None, description="the suggest reply; default: latest")
+
+
+class ContactRequest(BaseModel):
+    """How to reach the customer (kept as contact fields, shown to agents only)."""
+
+    email: Email = Field(min_length=3)
+    name: str = Field(default="", max_length=200)
+    consent: Literal[True] = Field(description="the customer agreed to be contacted this way")
+
+
+class Suggestion(BaseModel):
+    article_id: str
+    title: str
+    url: str
+
+
+class FeedbackResponse(BaseModel):
+    ok: bool = True
+    suggestions: list[Suggestion] = Field(
+        default_factory=list, description="after a thumbs-down: other articles to try"
+    )
+
+
 class Message(BaseModel):
     role: Literal["user", "assistant", "agent"] = "user"
     content: str = Field(max_length=20_000)
@@ -97,30 +147,25 @@ class AgentMessage(BaseModel):
     confirm_links: bool = False
 
 
-WAITING = "waiting for a person"
-NEXT_STEP = (
-    "A person from our support team will reply in this conversation; anything you add here "
-    "reaches them too."
-)
-
-
-def customer_handoff(handoff_id: str | None) -> dict[str, Any] | None:
-    """What a customer is told about a handoff: its reference and what happens next. Never the
-    packet (scores, transcript, reason codes): agents read that from /v1/handoffs."""
-    return {"id": handoff_id, "status": WAITING, "next": NEXT_STEP} if handoff_id else None
+def suggestion(article_id: str, title: str, article_url: str) -> dict[str, str]:
+    return {
+        "article_id": article_id,
+        "title": title,
+        "url": article_url.format(article_id=article_id),
+    }
 
 
 def reply_body(result: ChatResult, article_url: str) -> dict[str, Any]:
-    """The reply as CONTRACT.md specifies it, with the customer's view of a handoff in place of
-    the packet, plus the new conversation's token (once) and the turn id that feedback refers to."""
+    """The reply as CONTRACT.md specifies it, with the customer's view of a handoff (id, status
+    "waiting" or "claimed", what happens next) in place of the packet, plus the new
+    conversation's token (once) and the turn id that feedback and picks refer to."""
     body = reply_json(
         result.reply,
         result.conversation_id,
         handoff_id=result.handoff_id,
         article_url=article_url,
     )
-    if body["handoff"] is not None:
-        body["handoff"] = customer_handoff(result.handoff_id)
+    body["handoff"] = customer.view(result.handoff_id, result.handoff_status)
     if result.token:
         body["conversation_token"] = result.token
     body["turn_id"] = result.turn_id

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from api.routes import admin, chat, conversations, drafts, handoffs, ops, pages
+from api.routes import admin, chat, conversations, drafts, handoffs, ops, pages, widget_config
 
 ROUTERS = (
     chat.router,
+    widget_config.router,
     conversations.router,
     drafts.router,
     handoffs.router,

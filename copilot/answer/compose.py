@@ -38,11 +38,7 @@ def extractive_answer(hit: Hit, sections: dict[str, str]) -> tuple[str, tuple[Ci
     return "\n".join(lines), cites
 
 
-def clarify_text(first: Hit, second: Hit) -> str:
-    return (
-        f"Do you mean **{first.title}** or **{second.title}**? "
-        "Tell me a bit more and I'll point you to the right steps."
-    )
+SUGGEST_TEXT = "I'm not sure which of these fits — pick one, or I can get a person."
 
 
 HANDOFF_TEXT = {

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -53,7 +54,7 @@ turns = Table(
     Column("role", String(16), nullable=False),  # user | assistant | agent
     Column("text", Text, nullable=False),
     # assistant turns: what the copilot decided and why
-    Column("decision", String(16)),  # answer | clarify | handoff
+    Column("decision", String(16)),  # answer | suggest | handoff (| clarify, before v8)
     Column("reason", String(32)),  # the handoff reason
     Column("confidence", Float),
     Column("signals", JSON),
@@ -63,6 +64,8 @@ turns = Table(
     Column("latency_ms", Float),
     Column("query", Text),  # the standalone question retrieval used
     Column("fault", Text),  # what failed while composing the reply (v5)
+    Column("suggestions", JSON),  # "suggest": [{"article_id", "title"}] offered to pick (v8)
+    Column("while_waiting", Boolean),  # a bot reply sent while a handoff waited for a person (v8)
     Index("turns_by_conversation", "conversation_id", "seq", unique=True),
 )
 feedback = Table(
@@ -151,6 +154,24 @@ handoff_events = Table(
     Column("action", String(16), nullable=False),
     Column("detail", JSON, nullable=False, default=dict),
     Index("handoff_events_by_handoff", "handoff_id", "id"),
+)
+# How to reach the customer, given on purpose (the widget's form after a handoff, or the host
+# page's `identify()`): the one thing stored unredacted, shown to agents only, deleted with its
+# conversation (`copilot purge`, by the foreign key) (v8).
+contacts = Table(
+    "contacts",
+    metadata,
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("email", String(320), nullable=False, default=""),
+    Column("name", String(200), nullable=False, default=""),
+    Column("user_id", String(200), nullable=False, default=""),
+    Column("source", String(16), nullable=False),  # widget | identify
+    Column("consent_at", DateTime(timezone=True)),  # when the customer agreed to be contacted
+    Column("updated_at", DateTime(timezone=True), nullable=False, default=now),
 )
 schema_version = Table(
     "schema_version",
