@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from copilot.answer.agent import CLARIFY_MARGIN, Agent, area_for_page, unhelpful_streak
+from copilot.answer.agent import (
+    CLARIFY_MARGIN,
+    MAX_SUGGESTIONS,
+    Agent,
+    area_for_page,
+    unhelpful_streak,
+)
 from copilot.answer.calibrate import ensure_calibrated, params_path
-from copilot.answer.compose import extractive_answer, steps
+from copilot.answer.compose import SUGGEST_TEXT, extractive_answer, steps
 from copilot.answer.confidence import SIGNALS, ConfidenceModel, threshold_for
 from copilot.answer.retrieve import Retriever
 from copilot.index.chroma import OpenIndex
@@ -65,20 +71,37 @@ def test_handoff_reasons(sample: tuple[Settings, OpenIndex, Retriever]) -> None:
     assert packet.product_area == "billing"
 
 
-def test_clarify_when_two_articles_are_close(
+def test_below_the_answer_threshold_the_customer_picks_from_suggestions(
+    sample: tuple[Settings, OpenIndex, Retriever],
+) -> None:
+    _, _, retriever = sample
+    model = ConfidenceModel(answer_threshold=1.01, clarify_threshold=0.0)
+    reply = Agent(retriever, model).reply("invoice")
+    assert reply.type == "suggest" and reply.text == SUGGEST_TEXT and not reply.citations
+    assert 1 <= len(reply.suggestions) <= MAX_SUGGESTIONS
+    ranked = [h.article_id for h in retriever.rank("invoice").hits]
+    assert [s.article_id for s in reply.suggestions] == ranked[: len(reply.suggestions)]
+    internal = {e.id for e in retriever.catalog if e.audience != "customer"}
+    assert not internal & {s.article_id for s in reply.suggestions}
+    # Below the relevance floor nothing relevant was found: a person takes it.
+    floor = ConfidenceModel(answer_threshold=1.01, clarify_threshold=1.0)
+    assert Agent(retriever, floor).reply("invoice").type == "handoff"
+
+
+def test_low_confidence_handoff_keeps_the_close_pair_only(
     sample: tuple[Settings, OpenIndex, Retriever],
 ) -> None:
     _, _, retriever = sample
     model = ConfidenceModel(answer_threshold=1.01, clarify_threshold=0.0)
     close = retriever.rank("invite").hits  # two invite articles, fused scores ~0.2 apart
     assert close[0].score - close[1].score < CLARIFY_MARGIN
-    reply = Agent(retriever, model).reply("invite")
-    assert reply.type == "clarify"
-    assert reply.hits[0].title in reply.text and reply.hits[1].title in reply.text
+    reply = Agent(retriever, model, low_confidence="handoff").reply("invite")
+    assert reply.type == "suggest"
+    assert [s.article_id for s in reply.suggestions] == [h.article_id for h in close[:2]]
     # One clear winner is not a choice to offer: below the threshold it is a handoff.
     clear = retriever.rank("invoice").hits
     assert clear[0].score - clear[1].score > CLARIFY_MARGIN
-    assert Agent(retriever, model).reply("invoice").type == "handoff"
+    assert Agent(retriever, model, low_confidence="handoff").reply("invoice").type == "handoff"
 
 
 def test_stale_articles_carry_a_caveat() -> None:

@@ -143,6 +143,11 @@ class CustomerSide:
                 labels.from_thumbs_down(conn, conversation_id, turn)
                 if self.agent is not None:
                     offer = picks.next_steps(turn, self.agent.retriever.catalog)
+                if offer:  # what the customer may pick next (POST .../pick with this turn)
+                    shown = [{"article_id": c.article_id, "title": c.title} for c in offer]
+                    conn.execute(
+                        update(db.turns).where(db.turns.c.id == turn.id).values(suggestions=shown)
+                    )
             conn.execute(
                 db.feedback.insert().values(
                     conversation_id=conversation_id,

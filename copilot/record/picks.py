@@ -18,22 +18,25 @@ from copilot.safety.guard import LinkPolicy
 from copilot.safety.redact import redact
 from copilot.types import Citation, Confidence, Hit, Reply, Turn
 
-SUGGESTING = ("suggest", "clarify")  # "clarify": turns stored before suggestions (v8)
 PICKED = "picked"  # the `reason` of an answer the customer picked from suggestions
 MAX_NEXT = 3  # other articles offered after a thumbs-down
 
 
 def suggest_turn(conn: Connection, conversation_id: str, turn_id: int | None) -> Any:
-    """The suggest turn a pick refers to: `turn_id`, or the latest."""
+    """The reply a pick refers to: `turn_id`, or the latest that offered articles (a suggest
+    reply, or an answer whose thumbs-down offered others)."""
     query = select(db.turns).where(
-        db.turns.c.conversation_id == conversation_id, db.turns.c.decision.in_(SUGGESTING)
+        db.turns.c.conversation_id == conversation_id, db.turns.c.role == "assistant"
     )
     if turn_id is not None:
         query = query.where(db.turns.c.id == turn_id)
-    turn = conn.execute(query.order_by(db.turns.c.seq.desc())).first()
+    rows = conn.execute(query.order_by(db.turns.c.seq.desc()).limit(50)).all()
+    turn = next((r for r in rows if r.suggestions), None)
     if turn is None:
-        where = f"turn {turn_id} is not" if turn_id is not None else "no reply in this conversation"
-        raise InvalidInput(f"turn_id: {where} offered suggestions")
+        where = (
+            f"turn {turn_id} has not" if turn_id is not None else "no reply in this conversation"
+        )
+        raise InvalidInput(f"turn_id: {where} offered articles to pick from")
     return turn
 
 
