@@ -188,3 +188,62 @@ def test_an_expired_token_is_a_401_the_widget_can_act_on(live: tuple[str, Copilo
     assert r.status_code == 401 and r.json()["code"] == "conversation_expired"
     again = post(base, "/v1/chat", {"message": "hi", "conversation_id": cid}, token)
     assert again.status_code == 401
+
+
+def test_the_report_counts_suggestions_picks_and_searches(tmp_path: Path) -> None:
+    """Four conversations worked out by hand: a pick that deflected, a pick thumbed down, an
+    ignored suggestion then a handoff, an answer thumbed down."""
+    from datetime import date
+
+    from copilot.record.report import report
+
+    engine = db.connect(None, tmp_path)
+    day = db.now() - timedelta(days=3)
+    ids: dict[str, int] = {}
+    with engine.begin() as conn:
+
+        def turn(cid: str, seq: int, decision: str | None = None, **kw: Any) -> None:
+            role = "assistant" if decision else "user"
+            values = {"text": "t", "hits": [{"article_id": "a", "score": 1.0}], **kw}
+            result = conn.execute(
+                db.turns.insert().values(
+                    conversation_id=cid, seq=seq, role=role, decision=decision, **values
+                )
+            )
+            ids[f"{cid}:{seq}"] = int(result.inserted_primary_key[0])
+
+        for cid in ("c5", "c6", "c7", "c8"):
+            conn.execute(
+                db.conversations.insert().values(
+                    id=cid, token_hash="x", created_at=day, updated_at=day, context={}
+                )
+            )
+            turn(cid, 0)
+        for cid in ("c5", "c6"):
+            turn(cid, 1, "suggest")
+            turn(cid, 2, text="Picked: A")
+            turn(cid, 3, "answer", reason="picked", citations=[{"article_id": "a"}])
+        turn("c7", 1, "suggest")
+        turn("c7", 2)
+        turn("c7", 3, "handoff", reason="low_confidence")
+        turn("c8", 1, "answer", citations=[{"article_id": "a"}])
+        for cid, at in (("c6", "c6:3"), ("c8", "c8:1")):
+            conn.execute(
+                db.feedback.insert().values(conversation_id=cid, turn_id=ids[at], kind="unhelpful")
+            )
+        conn.execute(
+            db.handoffs.insert().values(
+                id="h7", conversation_id="c7", reason="low_confidence", packet={}
+            )
+        )
+    expected = {
+        "suggestion_pick_rate": round(2 / 3, 4),
+        "kb_search_success": round(2 / 5, 4),  # searches: c5 1, c6 1, c7 2, c8 1
+        "self_service_resolution_rate": 0.25,  # c5 only
+    }
+    result = report(engine, until=date.today())
+    assert {k: result[k] for k in expected} == expected
+    assert purge(engine, timedelta(days=1)) == 4  # the counts outlive the conversations
+    after = report(engine, until=date.today())
+    assert {k: after[k] for k in expected} == expected
+    engine.dispose()
