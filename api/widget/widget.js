@@ -616,9 +616,11 @@
     f.querySelector("#sc-email").focus();
   }
   function problem(body) {
-    var d = body && body.detail;
+    var d = body && (body.error || body.detail);
     if (typeof d === "string") return d;
-    if (d && d.length && d[0].msg) return d[0].msg.replace(/^Value error, /, "");
+    if (d && d.length && d[0].msg) {
+      return (d[0].loc ? d[0].loc[d[0].loc.length - 1] + ": " : "") + d[0].msg.replace(/^Value error, /, "");
+    }
     return "That didn't work; please check the address.";
   }
 
