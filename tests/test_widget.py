@@ -297,7 +297,7 @@ def test_screen_reader_names_for_the_new_controls(site: tuple[str, Any], browser
     assert page.get_by_role("log").get_attribute("aria-live") == "polite"
     ask(page, "my card was declined")
     page.get_by_role("group", name="Was this helpful?").first.wait_for()
-    page.get_by_role("group", name="Rate this conversation:").wait_for()
+    page.get_by_role("group", name="Rate this chat:").wait_for()
     assert page.get_by_role("button", name="Rate 1 out of 5: Very poor").is_visible()
     page.get_by_role("button", name="Talk to a person").click()
     page.get_by_role("status").filter(has_text="Waiting for a person").wait_for()

@@ -122,7 +122,7 @@
     ".launcher{position:fixed;right:16px;bottom:16px;z-index:2147483646;border:0;border-radius:999px;padding:12px 18px;background:var(--c);color:#fff;font-weight:600;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}" +
     ".panel{position:fixed;right:16px;bottom:72px;z-index:2147483647;width:min(380px,calc(100vw - 16px));height:min(600px,calc(100vh - 96px));display:flex;flex-direction:column;background:#fff;color:#1b1b1f;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.3);overflow:hidden}" +
     ".panel.phone{border-radius:0;box-shadow:none}" +
-    ".panel[hidden]{display:none}" +
+    "[hidden],.panel[hidden]{display:none!important}" +
     "header{display:flex;align-items:center;justify-content:space-between;padding:10px 14px;background:var(--c);color:#fff}" +
     "header h2{margin:0;font-size:16px}header small{display:block;font-size:12px;opacity:.9}" +
     "button{cursor:pointer;border-radius:8px;border:1px solid #c8c8d0;background:#f6f6f8;color:inherit;padding:6px 10px}" +
@@ -148,9 +148,9 @@
     "textarea{flex:1;resize:none;border:1px solid #c8c8d0;border-radius:8px;padding:8px;background:inherit;color:inherit}" +
     ".send{background:var(--c);color:#fff;border:0}" +
     ".foot{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:6px;padding:0 10px 10px;font-size:13px}" +
-    ".foot button{font-size:13px}.status{font-size:13px;font-weight:600}" +
+    ".foot button{font-size:13px}.status{font-size:13px;font-weight:600;flex:1}" +
     ".rating{display:flex;flex-wrap:wrap;align-items:center;gap:4px;padding:0 10px 10px;font-size:13px}.rating button{padding:2px 9px;font-size:13px}" +
-    ".rating .scale{width:100%;color:#5b5b66;font-size:12px}" +
+    ".rating .scale{color:#5b5b66;font-size:12px}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
     "@media (prefers-color-scheme:dark){.panel{background:#1e1f24;color:#ececf1}.bot{background:#2c2d34}.agent{background:#1f3a2a;border-color:#2f6b45}button{background:#2c2d34;border-color:#4a4b55}.note{color:#ffb454}.small,.tag,.rating .scale{color:#a5a5b0}.contact input[type=email],.contact input[type=text]{background:#2c2d34;color:#ececf1;border-color:#4a4b55}.error{color:#ff8a80}}" +
     "</style>" +
@@ -165,7 +165,7 @@
     '<div class="foot"><button class="human" type="button">Talk to a person</button>' +
     '<span class="status" role="status" hidden></span>' +
     '<button class="restart" type="button" hidden>Start a new conversation</button></div>' +
-    '<div class="rating" role="group" aria-labelledby="sc-rate" hidden><span id="sc-rate">Rate this conversation:</span></div>' +
+    '<div class="rating" role="group" aria-labelledby="sc-rate" hidden><span id="sc-rate">Rate this chat:</span></div>' +
     "</section>";
   root.host.style.setProperty("--c", color);
   var launcher = root.querySelector(".launcher");
@@ -185,7 +185,7 @@
     b.title = label;
     rating.appendChild(b);
   });
-  rating.appendChild(el("span", "scale", "1 = very poor, 5 = very good"));
+  rating.appendChild(el("span", "scale", "(1 very poor, 5 very good)"));
 
   // ---- pinned to what the customer sees ----------------------------------------------------------
   // `position: fixed` is relative to the layout viewport, which a wide host page (a long <pre>)
@@ -360,7 +360,12 @@
       if (state.voted[m.turn_id]) div.appendChild(el("div", "small", "Thanks for telling us."));
       else div.appendChild(votes(m));
     }
-    log.scrollTop = log.scrollHeight;
+    reveal(div);
+  }
+  // The newest message in view; a long one from its first line (that is where reading starts).
+  function reveal(div) {
+    var top = div.getBoundingClientRect().top - log.getBoundingClientRect().top + log.scrollTop;
+    log.scrollTop = div.offsetHeight > log.clientHeight ? top - 8 : log.scrollHeight;
   }
   function link(url, text) {
     var safe = safeUrl(url || "");
@@ -557,7 +562,7 @@
     if (now) {
       status.textContent = state.handoff.status === "claimed"
         ? "A person from support has your conversation"
-        : "Waiting for a person · you can keep asking me meanwhile";
+        : "Waiting for a person. You can keep asking me meanwhile.";
       if (!was) {
         askContact();
         startPolling();
