@@ -198,11 +198,13 @@ def test_handoff_contact_bot_while_waiting_quiet_when_claimed_back_after_resolve
         quiet = ask(page, "and can I change the card on file?")
         assert quiet.locator(".sources").count() == 0  # the bot stays quiet
         assert quiet.locator(".actions").count() == 0
+        page.keyboard.press("Escape")  # the customer closes the panel; the reply still arrives
         sent = agent.post(
             f"/v1/handoffs/{handoff_id}/messages", json={"text": "Hi, Ana here: refunded."}
         )
         assert sent.status_code == 200, sent.text
-        page.locator(".msg.agent").get_by_text("Ana here").wait_for(timeout=10_000)
+        page.get_by_role("button", name="Flowbench help · 1 new reply").click(timeout=10_000)
+        page.locator(".msg.agent").get_by_text("Ana here").wait_for()
         shot(page, "widget-with-agent")
 
         assert agent.post(f"/v1/handoffs/{handoff_id}/resolve").status_code == 200

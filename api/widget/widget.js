@@ -28,6 +28,7 @@
   var polling = null;
   var resumed = null; // the transcript fetch, once started
   var loading = false; // while it runs, polling waits (both page through `after`)
+  var unread = 0; // agents' replies that arrived while the panel was closed
 
   function fresh() {
     return { voted: {}, picked: {} };
@@ -221,6 +222,8 @@
   window.addEventListener("resize", pin);
 
   function open() {
+    unread = 0;
+    launcher.textContent = title;
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     pin();
@@ -750,7 +753,9 @@
     if (loading) return;
     if (panel.hidden && !openHandoff()) return stopPolling();
     fetchTurns(function (x) {
-      if (x.role === "agent") render(fromTurn(x));
+      if (x.role !== "agent") return;
+      render(fromTurn(x));
+      if (panel.hidden) launcher.textContent = title + " · " + ++unread + " new " + (unread > 1 ? "replies" : "reply");
     }).then(function (t) {
       if (!t) return;
       showHandoff(t.handoff || null);
