@@ -104,6 +104,7 @@ async def article(
         raise NotFound(f"article {article_id} not found")
     sections = catalog.sections(article_id)
     links = LinkPolicy(settings.link_hosts)
+    title = links.clean(entry.title)  # as every reply shows it
 
     def article_link(other: str) -> str | None:
         return (
@@ -112,7 +113,7 @@ async def article(
             else None
         )
 
-    parts = [f"<article><h1>{escape(entry.title)}</h1>"]
+    parts = [f"<article><h1>{escape(title)}</h1>"]
     if entry.stale:
         parts.append(
             '<p class="meta">This article is due for review: some details may have changed.</p>'
@@ -133,8 +134,8 @@ async def article(
     )
     return HTMLResponse(
         _page(
-            entry.title,
-            _description(sections.get("Symptoms", "")),
+            title,
+            _description(links.clean(sections.get("Symptoms", ""))),
             str(request.url),
             "".join(parts),
         ),

@@ -236,6 +236,8 @@
     launcher.setAttribute("aria-expanded", "false");
     launcher.focus();
   }
+  launcher.addEventListener("pointerenter", getConfig); // the greeting is ready on click
+  launcher.addEventListener("focus", getConfig);
   launcher.addEventListener("click", function () {
     panel.hidden ? open() : close();
   });
@@ -291,7 +293,9 @@
     if (state.conversationId) return resume();
     var div = bubble("bot", "");
     div.classList.add("greeting");
+    div.hidden = true; // in its place at the top, shown once its text is known
     return getConfig().then(function (c) {
+      div.hidden = false;
       div.innerHTML = markdown(c.greeting || "Hi! Ask me anything about the product.");
       div.appendChild(el("div", "small", c.disclosure ||
         "You're chatting with an AI assistant. It can make mistakes; you can ask for a person at any time."));
