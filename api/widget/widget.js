@@ -153,7 +153,7 @@
     ".rating{display:flex;flex-wrap:wrap;align-items:center;gap:4px;padding:0 10px 10px;font-size:13px}.rating button{padding:2px 9px;font-size:13px}" +
     ".rating .scale{color:#5b5b66;font-size:12px}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
-    "@media (prefers-color-scheme:dark){.panel{background:#1e1f24;color:#ececf1}.bot{background:#2c2d34}.agent{background:#1f3a2a;border-color:#2f6b45}button{background:#2c2d34;border-color:#4a4b55}.note{color:#ffb454}.small,.tag,.rating .scale{color:#a5a5b0}.contact input[type=email],.contact input[type=text]{background:#2c2d34;color:#ececf1;border-color:#4a4b55}.error{color:#ff8a80}}" +
+    "@media (prefers-color-scheme:dark){.panel{background:#1e1f24;color:#ececf1}.bot{background:#2c2d34}.agent{background:#1f3a2a;border-color:#2f6b45}button{background:#2c2d34;border-color:#4a4b55}.note{color:#ffb454}.small,.tag,.rating .scale{color:#a5a5b0}.contact input[type=email],.contact input[type=text]{background:#2c2d34;color:#ececf1;border-color:#4a4b55}.error{color:#ff8a80}.sources a{color:#9db0ff}}" +
     "</style>" +
     '<button class="launcher" type="button" aria-haspopup="dialog" aria-expanded="false" aria-controls="sc-panel"></button>' +
     '<section class="panel" id="sc-panel" role="dialog" aria-modal="true" aria-labelledby="sc-title" hidden>' +
@@ -694,11 +694,13 @@
   // Pages through the turns after the last one seen (`after`), so a long conversation never hides
   // a new agent reply past the first page.
   function fetchTurns(each) {
+    var id = state.conversationId;
     var url = conv("?limit=200" + (state.after ? "&after=" + encodeURIComponent(state.after) : ""));
     return fetch(url, { headers: headers() }).then(function (r) {
       if (r.status === 401 || r.status === 404) throw new Error("expired");
       if (!r.ok) return null;
       return r.json().then(function (t) {
+        if (id !== state.conversationId) return null; // a new conversation started meanwhile
         t.turns.forEach(each);
         if (t.turns.length) state.after = t.turns[t.turns.length - 1].turn_id || t.turns[t.turns.length - 1].id;
         if (t.contact_known) state.contactKnown = true;
@@ -764,7 +766,7 @@
       if (!t) return;
       showHandoff(t.handoff || null);
       if (!openHandoff()) stopPolling();
-    }, function () {});
+    }, stopPolling); // expired or gone: the next message starts a new conversation
   }
 
   // ---- for add-ons (proactive.js) and the host page -----------------------------------------------
