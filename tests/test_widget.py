@@ -153,7 +153,9 @@ def test_xss_in_a_question_and_in_an_agent_reply_renders_inert(
 
 
 @pytest.fixture(scope="module")
-def hostile_kb(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+def hostile_kb(
+    sample: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Any, str]]:
     """A KB with an article whose title carries markup and whose steps carry an XSS payload (in a
     code span: the linter already refuses active handlers in article HTML, KB017), served to a
     host page whose CSS tries to wreck everything."""
@@ -198,16 +200,16 @@ def hostile_kb(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 f"<html><head><style>{HOSTILE_CSS}</style></head><body><p>shop</p>"
                 f'<script src="{base}/widget.js" data-title="Shop help"></script></body></html>'
             ).encode()
-            yield shop_url, engine
+            yield shop_url, engine, base
         engine.dispose()
     shop.shutdown()
     shop.server_close()
 
 
 def test_kb_payloads_are_inert_and_hostile_css_cannot_break_the_widget(
-    hostile_kb: tuple[str, Any], browser: Any
+    hostile_kb: tuple[str, Any, str], browser: Any
 ) -> None:
-    shop_url, _ = hostile_kb
+    shop_url, _, _ = hostile_kb
     page = browser.new_page(viewport={"width": 1000, "height": 700})
     page.goto(shop_url)
     launcher = page.locator(".launcher")
@@ -311,3 +313,17 @@ def test_screen_reader_names_for_the_new_controls(site: tuple[str, Any], browser
         ".map(e => e.outerHTML)"
     )
     assert nameless == []
+
+
+def test_kb_payloads_are_inert_on_the_article_page(
+    hostile_kb: tuple[str, Any, str], browser: Any
+) -> None:
+    _, _, base = hostile_kb
+    page = browser.new_page()
+    page.goto(f"{base}/articles/evil-export")
+    assert page.locator("h1").inner_text() == "Export <i>stuck</i>"
+    step = page.locator("ol > li").first
+    assert "<img src=x onerror=window.__xss=4>" in step.locator("code").inner_text()
+    assert page.locator("main img, main i").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert "Send the export id." in page.locator("section.escalate").inner_text()
