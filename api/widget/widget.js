@@ -227,6 +227,7 @@
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     pin();
+    log.scrollTop = log.scrollHeight; // what arrived while closed could not scroll a hidden log
     input.focus();
     if (!log.childElementCount) start();
     if (openHandoff()) startPolling();
@@ -336,7 +337,7 @@
   }
   function render(m) {
     if (m.role === "user") return bubble("user", markdown(m.text));
-    if (m.role === "agent") return bubble("agent", "<strong>Support:</strong> " + markdown(m.text));
+    if (m.role === "agent") return bubble("agent", '<span class="tag">Support team</span>' + markdown(m.text));
     var div = bubble("bot", "");
     decorate(div, m);
     return div;
