@@ -482,6 +482,7 @@
       context: context(),
       stream: true,
     };
+    if (identity.email) state.identified = true;
     var shown = "";
     var final = false;
     fetch(api + "/v1/chat", { method: "POST", headers: headers(), body: JSON.stringify(body) })
@@ -583,7 +584,9 @@
 
   // ---- a way back to the customer ------------------------------------------------------------------
   function askContact() {
-    if (identity.email || state.contactKnown || state.contactAsked) return;
+    // Known when identify()'s email went with a message of this conversation; given later, it
+    // only pre-fills the form (the server has not seen it).
+    if (state.identified || state.contactKnown || state.contactAsked) return;
     state.contactAsked = true;
     save();
     var div = bubble("bot", markdown("If you like, leave your email so we can reach you if you leave before a person replies."));
@@ -599,6 +602,8 @@
       '<button type="button" class="skip">No thanks</button></div><div class="error" role="alert"></div>';
     div.appendChild(f);
     var error = f.querySelector(".error");
+    f.querySelector("#sc-email").value = identity.email || "";
+    f.querySelector("#sc-name").value = identity.name || "";
     f.querySelector(".skip").addEventListener("click", function () {
       div.remove();
       input.focus();
