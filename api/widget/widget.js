@@ -767,7 +767,9 @@
     fetchTurns(function (x) {
       if (x.role !== "agent") return;
       render(fromTurn(x));
-      if (panel.hidden) launcher.textContent = title + " · " + ++unread + " new " + (unread > 1 ? "replies" : "reply");
+      if (!panel.hidden) return;
+      launcher.textContent = title + " · " + ++unread + " new " + (unread > 1 ? "replies" : "reply");
+      pin(); // a wider launcher: placed again from the right edge
     }).then(function (t) {
       if (!t) return;
       showHandoff(t.handoff || null);
