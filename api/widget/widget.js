@@ -762,7 +762,7 @@
     polling = null;
   }
   function poll() {
-    if (loading) return;
+    if (loading || document.hidden) return; // a background tab catches up when shown again
     if (panel.hidden && !openHandoff()) return stopPolling();
     fetchTurns(function (x) {
       if (x.role !== "agent") return;
