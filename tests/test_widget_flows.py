@@ -399,3 +399,15 @@ def test_an_identified_customer_is_not_asked_how_to_reach_them(
     handoff_id = stored(page)["handoff"]["id"]
     packet = httpx.get(f"{base}/v1/handoffs/{handoff_id}", headers=AUTH).json()
     assert "lee@example.com" in json.dumps(packet)  # from identify(), as a contact field
+
+
+def test_dark_mode_styles_the_new_controls(answering: tuple[str, Any], browser: Any) -> None:
+    base, _ = answering
+    page = opened(browser, base, color_scheme="dark")
+    page.locator(".msg.greeting").wait_for()
+    reply = ask(page, "my card was declined")
+    panel = page.locator(".panel").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert panel == "rgb(30, 31, 36)"
+    link = reply.locator(".sources a").first.evaluate("e => getComputedStyle(e).color")
+    assert link == "rgb(157, 176, 255)"  # readable on the dark bubble
+    shot(page, "widget-dark")
