@@ -163,6 +163,7 @@ class Turn:
     role: Literal["user", "assistant", "agent"]
     content: str
     feedback: Literal["helpful", "unhelpful"] | None = None  # the customer's verdict on a reply
+    article: str = ""  # an answer: the article it came from (the article in play after it)
 
 
 @dataclass(frozen=True)

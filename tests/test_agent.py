@@ -4,6 +4,7 @@ import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -277,3 +278,41 @@ def test_the_customers_page_boosts_its_product_area(
 def test_threshold_for_never_splits_a_tie() -> None:
     # Three answers at the same score: a threshold answers all three or none of them.
     assert threshold_for([0.9, 0.9, 0.9, 0.1], [True, False, False, True], 0.05) == 1.0
+
+
+def test_a_follow_up_stays_on_the_article_in_play_when_it_covers_it(
+    sample: tuple[Settings, OpenIndex, Retriever],
+) -> None:
+    """The issue's two follow-ups: the step that covers them, not a handoff nor the same answer
+    again; a question the article does not speak to is not forced onto it."""
+    _, _, retriever = sample
+    agent = Agent(retriever, ConfidenceModel(answer_threshold=1.01, clarify_threshold=0.0))
+
+    def after(first: str, article: str, follow: str) -> Any:
+        return agent.reply(follow, [Turn("user", first), Turn("assistant", "…", article=article)])
+
+    private = after("slack stopped posting", "slack-not-posting", "it's a private channel tho")
+    assert private.type == "answer" and private.citations[0].article_id == "slack-not-posting"
+    assert "(Fix, step 2)" in private.text and "/invite @Flowbench" in private.text
+    seat = after("remove someone who left", "remove-member", "do we still pay for their seat?")
+    assert seat.type == "answer" and "free seat" in seat.text
+    assert (
+        seat.text != extractive_answer(seat.hits[0], retriever.catalog.sections("remove-member"))[0]
+    )
+    elsewhere = after("slack stopped posting", "slack-not-posting", "my card was declined")
+    assert not elsewhere.citations or elsewhere.citations[0].article_id != "slack-not-posting"
+    assert after("slack stopped posting", "slack-not-posting", "that didn't work").type != "answer"
+
+
+def test_passage_answer_picks_the_step_sharing_the_words() -> None:
+    from copilot.answer.compose import passage_answer
+
+    hit = Hit("a", "Title", 1.0, 0.9, 1.0, "Symptoms", "Title\nchunk", "customer", "x", False)
+    sections = {"Symptoms": "It fails.", "Fix": "1. Open Settings. 2. Rotate the secret key."}
+    text, cites = passage_answer(hit, sections, "where is the secret?")
+    assert (
+        text == "From **Title** (Fix, step 2):\nRotate the secret key."
+        and cites[0].section == "Fix"
+    )
+    fallback, _ = passage_answer(hit, sections, "ok?")
+    assert fallback == "From **Title** (Symptoms):\nchunk"

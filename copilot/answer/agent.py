@@ -11,7 +11,13 @@ from dataclasses import replace
 from fnmatch import fnmatch
 from typing import Literal
 
-from copilot.answer.compose import HANDOFF_TEXT, STALE_NOTE, SUGGEST_TEXT, extractive_answer
+from copilot.answer.compose import (
+    HANDOFF_TEXT,
+    STALE_NOTE,
+    SUGGEST_TEXT,
+    extractive_answer,
+    passage_answer,
+)
 from copilot.answer.confidence import ConfidenceModel
 from copilot.answer.grounding import (
     Checker,
@@ -129,7 +135,10 @@ class Agent:
         transcript = (*history, Turn("user", question))
         query = self._standalone(question, history)
         area = area_for_page(context.page, self.page_areas)
-        ranking = self.retriever.rank(query, audience, prefer_area=area, alone=question)
+        in_play = article_in_play(history)
+        ranking = self.retriever.rank(
+            query, audience, prefer_area=area, alone=question, in_play=in_play or None
+        )
         confidence = self.model.confidence(ranking.signals)
         if WANTS_HUMAN.search(question):
             return self._handoff("customer_asked", confidence, ranking, transcript, context)
@@ -138,6 +147,22 @@ class Agent:
         if not ranking.hits:
             return self._handoff("no_results", confidence, ranking, transcript, context)
         top = ranking.hits[0]
+        if (
+            in_play
+            and top.article_id == in_play
+            and confidence.value >= self.model.clarify_threshold
+            and not UNHELPFUL.search(question)
+            and self.retriever.covers(question, in_play, audience)
+        ):
+            # A follow-up on the article just answered, which covers it: the passage that does,
+            # not the same answer again (and not a handoff for a question the customer's own
+            # article answers).
+            decide("answer", confidence, tuple(ranking.hits))
+            if self.llm is not None:  # the LLM reads the history and the article's sections
+                return self._answer(question, history, ranking, confidence, context, on_delta)
+            sections = self.retriever.catalog.sections(top.article_id)
+            text, cites = passage_answer(top, sections, question)
+            return Reply("answer", text, confidence, cites, None, tuple(ranking.hits))
         if confidence.value >= self.model.answer_threshold:
             verdict = self._second_opinion(question, history, ranking)
             if verdict.choice == 1 or not verdict.usable:
@@ -263,6 +288,12 @@ class Agent:
             product_area=top.product_area if top else "",
         )
         return Reply("handoff", HANDOFF_TEXT[reason], confidence, (), packet, tuple(ranking.hits))
+
+
+def article_in_play(history: Sequence[Turn]) -> str:
+    """The article the latest reply answered from ("" when the latest reply was no answer)."""
+    last = next((t for t in reversed(history) if t.role == "assistant"), None)
+    return last.article if last is not None else ""
 
 
 def area_for_page(page: str, page_areas: dict[str, str]) -> str | None:

@@ -305,7 +305,13 @@ class Conversations(CustomerSide):
 
     def _history(self, conn: Connection, conversation_id: str) -> list[Turn]:
         rows = conn.execute(
-            select(db.turns.c.id, db.turns.c.role, db.turns.c.text)
+            select(
+                db.turns.c.id,
+                db.turns.c.role,
+                db.turns.c.text,
+                db.turns.c.decision,
+                db.turns.c.citations,
+            )
             .where(db.turns.c.conversation_id == conversation_id)
             .order_by(db.turns.c.seq)
         ).all()
@@ -317,7 +323,7 @@ class Conversations(CustomerSide):
                 )
             ).all()
         )
-        return [Turn(r.role, r.text, _verdict(votes.get(r.id))) for r in rows]
+        return [Turn(r.role, r.text, _verdict(votes.get(r.id)), _article(r)) for r in rows]
 
     @db.unavailable_when_down()
     def turn_count(
@@ -349,6 +355,13 @@ class Conversations(CustomerSide):
             if turn is None:
                 raise NotFound(f"turn {turn_id} is not a reply in this conversation")
             return labels.from_agent(conn, conversation_id, turn, article_id, author)
+
+
+def _article(row: Any) -> str:
+    """The article an answer came from: the one in play for the next question."""
+    if row.decision != "answer" or not row.citations:
+        return ""
+    return str(row.citations[0].get("article_id", ""))
 
 
 def _verdict(kind: str | None) -> Literal["helpful", "unhelpful"] | None:
