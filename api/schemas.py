@@ -35,7 +35,10 @@ def _email(value: str) -> str:
         raise ValueError(str(exc).removeprefix("email: ")) from None
 
 
-Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+# Declared as an email (the spec's `format`), checked by email-validator, returned normalised.
+Email = Annotated[
+    str, Field(max_length=320, json_schema_extra={"format": "email"}), AfterValidator(_email)
+]
 
 
 class Context(BaseModel):
@@ -44,14 +47,17 @@ class Context(BaseModel):
     plan: str = Field(default="", max_length=100)
     role: str = Field(default="", max_length=100)
     locale: str = Field(default="", max_length=35)
+
+    def customer(self) -> CustomerContext:
+        return CustomerContext(self.page, self.workspace, self.plan, self.role)
+
+
+class ChatContext(Context):
     # From `SupportCopilot.identify()`: stored as the conversation's contact fields (agents
     # only), never with the context nor in chat text.
     user_id: str = Field(default="", max_length=200)
     name: str = Field(default="", max_length=200)
     email: Email = ""
-
-    def customer(self) -> CustomerContext:
-        return CustomerContext(self.page, self.workspace, self.plan, self.role)
 
     def contact(self) -> Contact | None:
         return Contact(self.email, self.name, self.user_id) or None
@@ -66,7 +72,7 @@ class ChatRequest(BaseModel):
     message: str = Field(min_length=1)
     conversation_id: str | None = Field(default=None, max_length=36, pattern=UUID_PATTERN)
     conversation_token: str | None = Field(default=None, max_length=100)
-    context: Context = Context()
+    context: ChatContext = ChatContext()
     stream: bool = False
 
 
@@ -170,3 +176,66 @@ def reply_body(result: ChatResult, article_url: str) -> dict[str, Any]:
         body["conversation_token"] = result.token
     body["turn_id"] = result.turn_id
     return body
+
+
+class CustomerHandoff(BaseModel):
+    id: str
+    status: Literal["waiting", "claimed"] = Field(
+        description="waiting: no agent yet, the bot keeps answering; claimed: an agent has it"
+    )
+    next: str
+
+
+class CitationBody(BaseModel):
+    article_id: str
+    title: str
+    section: str
+    url: str
+
+
+class ReplyBody(BaseModel):
+    """The reply JSON (CONTRACT.md): `type` "suggest" replaced "clarify" (deprecated, never
+    sent); `suggestions` holds 1-3 articles to pick for "suggest", [] otherwise."""
+
+    type: Literal["answer", "suggest", "handoff"]
+    text: str
+    confidence: float
+    signals: dict[str, float]
+    citations: list[CitationBody]
+    suggestions: list[Suggestion]
+    handoff: CustomerHandoff | None = Field(
+        description="the open handoff as the customer sees it; null when none (or resolved)"
+    )
+    conversation_id: str | None
+    composed_by: str
+    turn_id: int
+    conversation_token: str | None = Field(
+        default=None, description="only in the reply that created the conversation"
+    )
+
+
+class TranscriptTurn(BaseModel):
+    id: int
+    turn_id: int
+    role: Literal["user", "assistant", "agent"]
+    text: str
+    type: str | None = Field(description="assistant turns: answer, suggest, handoff (clarify)")
+    citations: list[dict[str, Any]]
+    suggestions: list[dict[str, Any]]
+    while_waiting: bool = Field(description="a bot reply sent while a handoff waited")
+    created_at: str
+
+
+class TranscriptBody(BaseModel):
+    """A conversation read back (a return visit resumes it)."""
+
+    conversation_id: str
+    state: str
+    context: dict[str, Any]
+    turns: list[TranscriptTurn]
+    handoff: CustomerHandoff | None
+    contact_known: bool
+    contact: dict[str, Any] | None = Field(
+        default=None, description="agents only: email, name, user_id, source, consent_at"
+    )
+    next_after: int | None = None

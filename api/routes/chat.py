@@ -18,7 +18,7 @@ from api.deps import (
     client_limit,
     limit,
 )
-from api.schemas import ChatRequest, reply_body
+from api.schemas import ChatRequest, ReplyBody, reply_body
 from api.sse import SSE_EVENT, chat_events
 from copilot.types import CustomerContext
 
@@ -28,7 +28,7 @@ router = APIRouter(tags=["customers"])
 @router.post(
     "/v1/chat",
     summary="A customer's message; the reply",
-    responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}}},
+    responses={200: {"model": ReplyBody, "content": {"text/event-stream": {"schema": SSE_EVENT}}}},
 )
 async def chat(
     body: ChatRequest,

@@ -25,6 +25,8 @@ from api.schemas import (
     LabelRequest,
     PickRequest,
     RatingFeedback,
+    ReplyBody,
+    TranscriptBody,
     reply_body,
     suggestion,
 )
@@ -49,6 +51,7 @@ async def _conversation_limit(
 @router.get(
     "/v1/conversations/{conversation_id}",
     summary="The transcript, a page at a time: pass `next_after` as `after` for the next",
+    responses={200: {"model": TranscriptBody}},
 )
 async def conversation(
     conversation_id: str,
@@ -103,6 +106,7 @@ async def feedback(
 @router.post(
     "/v1/conversations/{conversation_id}/pick",
     summary="The customer picked one of a suggest reply's articles: its answer",
+    responses={200: {"model": ReplyBody}},
 )
 async def pick(
     conversation_id: str,
@@ -148,7 +152,7 @@ async def contact(
     return {"ok": True, "contact_known": True}
 
 
-@router.post("/v1/conversations/{conversation_id}/handoff")
+@router.post("/v1/conversations/{conversation_id}/handoff", responses={200: {"model": ReplyBody}})
 async def ask_for_human(
     conversation_id: str,
     request: Request,
