@@ -72,9 +72,11 @@ def add_to_packet(conn: Connection, row: Any, turns: list[Turn]) -> None:
 def check_email(email: str, field: str = "email") -> str:
     """The address normalised (domain lower-cased, IDNA), or `InvalidInput` naming `field`.
     email-validator rather than a regular expression: quoting, IDNA and length rules are subtle,
-    and the deliverability (DNS) check is off so a test or an offline server gives one answer."""
+    and the deliverability (DNS) check is off so a test or an offline server gives one answer.
+    `.test` addresses (RFC 2606: staging sites, tests) pass; `.local`, `.invalid` and the like
+    cannot reach anyone and do not."""
     try:
-        return validate_email(email, check_deliverability=False).normalized
+        return validate_email(email, check_deliverability=False, test_environment=True).normalized
     except EmailNotValidError as exc:
         raise InvalidInput(f"{field}: {exc}") from None
 
