@@ -87,9 +87,12 @@ def study(data_dir: Path, name: str) -> dict[str, Any]:
 
 def main() -> None:
     args = sys.argv[1:]
-    results = {name: study(Path(d), name) for d, name in zip(args[::2], args[1::2], strict=True)}
+    out = RESULTS / "in_play.json"
+    results = json.loads(out.read_text()) if out.exists() else {}  # sets run one at a time
+    for d, name in zip(args[::2], args[1::2], strict=True):
+        results[name] = study(Path(d), name)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "in_play.json").write_text(json.dumps(results, indent=2) + "\n")
+    out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
