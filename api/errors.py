@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from copilot.errors import (
     Conflict,
     CopilotError,
+    Expired,
     InvalidInput,
     NotFound,
     Unavailable,
@@ -27,13 +28,15 @@ RETRY_AFTER = "5"  # seconds, for a part that is down or busy
 STATUS: tuple[tuple[type[CopilotError], int], ...] = (  # most specific first
     (NotFound, 404),
     (Conflict, 409),
+    (Expired, 401),
     (InvalidInput, 422),
     (UserError, 400),
     (Unavailable, 503),
 )
 ERRORS = {
     "400": "The body is not valid JSON.",
-    "401": "An API key is required, or the one given is unknown.",
+    "401": "An API key is required, or the one given is unknown; for a conversation: its token "
+    "expired (start a new conversation).",
     "403": "The API key's scope does not allow this.",
     "404": "Not found (for a conversation: or the token does not match).",
     "409": "The handoff is not in a state that allows this.",
@@ -52,6 +55,8 @@ def describe(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """(status, body) for an error. A 500 is a bug: it is logged here with the request id its
     body carries, and the body says nothing more (never a stack trace)."""
     status = status_for(exc)
+    if isinstance(exc, Expired):  # the widget starts a new conversation on this code
+        return status, {"error": str(exc), "code": "conversation_expired"}
     if status != 500:
         return status, {"error": str(exc)}
     request_id = uuid.uuid4().hex

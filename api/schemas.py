@@ -7,11 +7,13 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from copilot.contract import reply_json
+from copilot.errors import InvalidInput
+from copilot.record import customer
 from copilot.record.conversations import ChatResult
-from copilot.types import CustomerContext
+from copilot.types import Contact, CustomerContext
 
 
 def _iso_day(value: object) -> object:
@@ -27,6 +29,21 @@ IsoDate = Annotated[date, BeforeValidator(_iso_day)]
 # Context values for the SLA rules (docs/console.md); other names are dropped rather than refused,
 # so a host page sending more than the rules read keeps working.
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+
+
+def _email(value: str) -> str:
+    if not value:
+        return value
+    try:
+        return customer.check_email(value, "email")
+    except InvalidInput as exc:  # pydantic names the field; the message says what is wrong
+        raise ValueError(str(exc).removeprefix("email: ")) from None
+
+
+# Declared as an email (the spec's `format`), checked by email-validator, returned normalised.
+Email = Annotated[
+    str, Field(max_length=320, json_schema_extra={"format": "email"}), AfterValidator(_email)
+]
 
 
 class Context(BaseModel):
@@ -52,6 +69,17 @@ class Context(BaseModel):
         return CustomerContext(self.page, self.workspace, self.plan, self.role, values)
 
 
+class ChatContext(Context):
+    # From `SupportCopilot.identify()`: stored as the conversation's contact fields (agents
+    # only), never with the context nor in chat text.
+    user_id: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200)
+    email: Email = ""
+
+    def contact(self) -> Contact | None:
+        return Contact(self.email, self.name, self.user_id) or None
+
+
 # Conversation ids are UUIDs (str(uuid4())): anything else is a 422 before any lookup or limit
 # state is touched, and the spec says so.
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -61,7 +89,7 @@ class ChatRequest(BaseModel):
     message: str = Field(min_length=1)
     conversation_id: str | None = Field(default=None, max_length=36, pattern=UUID_PATTERN)
     conversation_token: str | None = Field(default=None, max_length=100)
-    context: Context = Context()
+    context: ChatContext = ChatContext()
     stream: bool = False
 
 
@@ -93,6 +121,34 @@ class LabelRequest(BaseModel):
     article_id: str | None = Field(min_length=1, max_length=200)
 
 
+class PickRequest(BaseModel):
+    """The customer picked one of a suggest reply's articles."""
+
+    article_id: str = Field(min_length=1, max_length=200)
+    turn_id: TurnId | None = Field(default=None, description="the suggest reply; default: latest")
+
+
+class ContactRequest(BaseModel):
+    """How to reach the customer (kept as contact fields, shown to agents only)."""
+
+    email: Email = Field(min_length=3)
+    name: str = Field(default="", max_length=200)
+    consent: Literal[True] = Field(description="the customer agreed to be contacted this way")
+
+
+class Suggestion(BaseModel):
+    article_id: str
+    title: str
+    url: str
+
+
+class FeedbackResponse(BaseModel):
+    ok: bool = True
+    suggestions: list[Suggestion] = Field(
+        default_factory=list, description="after a thumbs-down: other articles to try"
+    )
+
+
 class Message(BaseModel):
     role: Literal["user", "assistant", "agent"] = "user"
     content: str = Field(max_length=20_000)
@@ -115,31 +171,89 @@ class AgentMessage(BaseModel):
     confirm_links: bool = False
 
 
-WAITING = "waiting for a person"
-NEXT_STEP = (
-    "A person from our support team will reply in this conversation; anything you add here "
-    "reaches them too."
-)
-
-
-def customer_handoff(handoff_id: str | None) -> dict[str, Any] | None:
-    """What a customer is told about a handoff: its reference and what happens next. Never the
-    packet (scores, transcript, reason codes): agents read that from /v1/handoffs."""
-    return {"id": handoff_id, "status": WAITING, "next": NEXT_STEP} if handoff_id else None
+def suggestion(article_id: str, title: str, article_url: str) -> dict[str, str]:
+    return {
+        "article_id": article_id,
+        "title": title,
+        "url": article_url.format(article_id=article_id),
+    }
 
 
 def reply_body(result: ChatResult, article_url: str) -> dict[str, Any]:
-    """The reply as CONTRACT.md specifies it, with the customer's view of a handoff in place of
-    the packet, plus the new conversation's token (once) and the turn id that feedback refers to."""
+    """The reply as CONTRACT.md specifies it, with the customer's view of a handoff (id, status
+    "waiting" or "claimed", what happens next) in place of the packet, plus the new
+    conversation's token (once) and the turn id that feedback and picks refer to."""
     body = reply_json(
         result.reply,
         result.conversation_id,
         handoff_id=result.handoff_id,
         article_url=article_url,
     )
-    if body["handoff"] is not None:
-        body["handoff"] = customer_handoff(result.handoff_id)
+    body["handoff"] = customer.view(result.handoff_id, result.handoff_status)
     if result.token:
         body["conversation_token"] = result.token
     body["turn_id"] = result.turn_id
     return body
+
+
+class CustomerHandoff(BaseModel):
+    id: str
+    status: Literal["waiting", "claimed"] = Field(
+        description="waiting: no agent yet, the bot keeps answering; claimed: an agent has it"
+    )
+    next: str
+
+
+class CitationBody(BaseModel):
+    article_id: str
+    title: str
+    section: str
+    url: str
+
+
+class ReplyBody(BaseModel):
+    """The reply JSON (CONTRACT.md): `type` "suggest" replaced "clarify" (deprecated, never
+    sent); `suggestions` holds 1-3 articles to pick for "suggest", [] otherwise."""
+
+    type: Literal["answer", "suggest", "handoff"]
+    text: str
+    confidence: float
+    signals: dict[str, float]
+    citations: list[CitationBody]
+    suggestions: list[Suggestion]
+    handoff: CustomerHandoff | None = Field(
+        description="the open handoff as the customer sees it; null when none (or resolved)"
+    )
+    conversation_id: str | None
+    composed_by: str
+    turn_id: int
+    conversation_token: str | None = Field(
+        default=None, description="only in the reply that created the conversation"
+    )
+
+
+class TranscriptTurn(BaseModel):
+    id: int
+    turn_id: int
+    role: Literal["user", "assistant", "agent"]
+    text: str
+    type: str | None = Field(description="assistant turns: answer, suggest, handoff (clarify)")
+    citations: list[dict[str, Any]]
+    suggestions: list[dict[str, Any]]
+    while_waiting: bool = Field(description="a bot reply sent while a handoff waited")
+    created_at: str
+
+
+class TranscriptBody(BaseModel):
+    """A conversation read back (a return visit resumes it)."""
+
+    conversation_id: str
+    state: str
+    context: dict[str, Any]
+    turns: list[TranscriptTurn]
+    handoff: CustomerHandoff | None
+    contact_known: bool
+    contact: dict[str, Any] | None = Field(
+        default=None, description="agents only: email, name, user_id, source, consent_at"
+    )
+    next_after: int | None = None

@@ -13,7 +13,7 @@ from api.errors import describe
 from api.prometheus import Metrics
 from api.schemas import reply_body
 from copilot.service import Copilot
-from copilot.types import Confidence, CustomerContext, Hit, ReplyType
+from copilot.types import Confidence, Contact, CustomerContext, Hit, ReplyType
 
 SSE_EVENT = {
     "type": "object",
@@ -37,6 +37,7 @@ async def chat_events(
     context: CustomerContext | None,
     metrics: Metrics,
     article_url: str,
+    contact: Contact | None = None,
 ) -> AsyncIterator[bytes]:
     """The turn runs in a worker thread; its callbacks feed a queue that this generator drains."""
     loop = asyncio.get_running_loop()
@@ -53,7 +54,13 @@ async def chat_events(
     work = loop.run_in_executor(
         None,
         lambda: copilot.conversations.chat(
-            message, conversation_id, token, context, on_delta=on_delta, on_decision=on_decision
+            message,
+            conversation_id,
+            token,
+            context,
+            on_delta=on_delta,
+            on_decision=on_decision,
+            contact=contact,
         ),
     )
     while True:

@@ -27,12 +27,21 @@ def reply_json(
     for citation in citations:
         if article_url and not citation["url"]:
             citation["url"] = article_url.format(article_id=citation["article_id"])
+    suggestions = [
+        {
+            "article_id": s.article_id,
+            "title": s.title,
+            "url": s.url or (article_url.format(article_id=s.article_id) if article_url else ""),
+        }
+        for s in reply.suggestions
+    ]
     return {
         "type": reply.type,
         "text": reply.text,
         "confidence": reply.confidence.value,
         "signals": reply.confidence.signals,
         "citations": citations,
+        "suggestions": suggestions,  # "suggest": the articles to pick from; [] otherwise
         "handoff": handoff,
         "conversation_id": conversation_id,
         "composed_by": reply.composed_by,

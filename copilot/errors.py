@@ -8,8 +8,9 @@ it is: the caller's (fix the input), or the service's (retry when the part is ba
     │   ├── InvalidInput       a value the caller sent is out of range (HTTP 422)
     │   ├── NotFound           no such conversation, handoff or article, or a token that does not
     │   │                      match (HTTP 404)
-    │   └── Conflict           not allowed in the current state, e.g. claiming a claimed handoff
-    │                          or a second reindex (HTTP 409)
+    │   ├── Conflict           not allowed in the current state, e.g. claiming a claimed handoff
+    │   │                      or a second reindex (HTTP 409)
+    │   └── Expired            a conversation token past its resume window (HTTP 401)
     ├── LintFailed             `--strict` and some articles have lint errors (CLI exit 1)
     └── Unavailable            a part the service needs is down or busy (HTTP 503, retry)
         ├── LLMError           the LLM endpoint failed, timed out or refused (the agent falls back)
@@ -50,6 +51,10 @@ class NotFound(UserError):
 
 class Conflict(UserError):
     """The thing is not in a state that allows this (the API answers 409)."""
+
+
+class Expired(UserError):
+    """A customer's conversation token is past its resume window: start a new conversation."""
 
 
 class LintFailed(CopilotError):

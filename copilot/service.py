@@ -72,6 +72,7 @@ def open_agent(
             llm_fallback=settings.llm_fallback,
             page_areas=settings.page_areas,
             links=LinkPolicy(settings.link_hosts),
+            low_confidence=settings.low_confidence,
             judge=Judge(llm, load_template(settings.prompts_dir))
             if llm and settings.llm_judge
             else None,
@@ -128,7 +129,9 @@ class Copilot:
         self.settings = settings
         self._own_engine = engine is None
         self.engine = engine or db.connect(settings.database_url, settings.data_dir)
-        self.conversations = Conversations(self.engine, None, settings.webhook_url)
+        self.conversations = Conversations(
+            self.engine, None, settings.webhook_url, resume_days=settings.conversation_resume_days
+        )
         self.conversations.sla_rules = list(settings.sla_rules)  # the queue: docs/console.md
         self.conversations.not_for_us = settings.not_for_us
         self.handoffs = Handoffs(self.engine, LinkPolicy(settings.link_hosts))
@@ -261,6 +264,25 @@ class Copilot:
         if article_id is not None and article_id not in self.catalog:
             raise NotFound(f"article_id: no article {article_id!r} in the KB")
         return self.conversations.label(conversation_id, turn_id, article_id, agent)
+
+    def widget_config(self) -> dict[str, Any]:
+        """The widget's greeting, AI disclosure and three suggested questions: from settings,
+        else the most-asked questions that got answers, else the top articles' titles."""
+        from copilot.record.picks import most_asked
+
+        questions = list(self.settings.widget_suggested_questions)[:3]
+        if len(questions) < 3:
+            with db.unavailable_when_down(), self.engine.connect() as conn:
+                questions += [q for q in most_asked(conn, 3) if q not in questions]
+        if len(questions) < 3 and self.agent is not None:
+            catalog = self.agent.retriever.catalog
+            titles = [e.title for e in catalog if catalog.visible(e.id, "customer") and e.title]
+            questions += [t for t in titles if t not in questions]
+        return {
+            "greeting": self.settings.widget_greeting,
+            "disclosure": self.settings.widget_disclosure,
+            "suggested_questions": questions[:3],
+        }
 
     def skipped(self) -> dict[str, str]:
         """The articles the current index left out, path -> why (from its manifest); empty when

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # copilot answers only when the judge agrees with the top article.
     llm_judge: bool = True
     prompts_dir: Path | None = None  # the prompt templates; None: the `prompts/` shipped here
+    # Between the relevance floor and the answer threshold: offer up to 3 articles to pick from
+    # ("suggest"), or hand off to a person as before 0.9 ("handoff"; two close articles are still
+    # offered).
+    low_confidence: Literal["suggest", "handoff"] = "suggest"
 
     # Page URL glob -> product area, e.g. {"*/billing/*": "billing"}: articles of the area the
     # customer is looking at get a boost in ranking (docs/retrieval.md has the measurement).
@@ -100,6 +104,17 @@ class Settings(BaseSettings):
     # Where citations link: the API's own article page, or your help centre's URL pattern.
     article_url: str = "/articles/{article_id}"
     webhook_url: str | None = None  # handoffs are POSTed here, signed with webhook_secret
+    # A customer's conversation token works this many days after the conversation's last message
+    # (a return visit resumes it); after that the widget starts a new conversation.
+    conversation_resume_days: int = Field(30, gt=0, le=3650)
+    # The widget's greeting and its suggested questions (GET /v1/widget/config). No questions:
+    # the most-asked questions that got answers, else the top articles' titles.
+    widget_greeting: str = Field("Hi! Ask me anything about our product.", max_length=500)
+    widget_disclosure: str = Field(
+        "I'm an AI assistant: I answer from our help articles and can get you a person.",
+        max_length=500,
+    )
+    widget_suggested_questions: list[str] = Field([], max_length=3)
     webhook_secret: str | None = None
 
     # --- Help before the ticket (docs/proactive.md): rules over the host page's signals. -------

@@ -109,7 +109,8 @@ class Hit:
     stale: bool
 
 
-ReplyType = Literal["answer", "clarify", "handoff"]
+# "clarify" (before 0.9: two close articles in bold) became "suggest": up to 3 articles to pick.
+ReplyType = Literal["answer", "suggest", "handoff"]
 HandoffReason = Literal[
     "low_confidence",
     "no_results",
@@ -147,10 +148,24 @@ class CustomerContext:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """How to reach the customer, given on purpose (the widget's form, or `identify()` on the
+    host page): kept as contact fields, shown to agents only, never chat text."""
+
+    email: str = ""
+    name: str = ""
+    user_id: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.email or self.name or self.user_id)
+
+
+@dataclass(frozen=True)
 class Turn:
     role: Literal["user", "assistant", "agent"]
     content: str
     feedback: Literal["helpful", "unhelpful"] | None = None  # the customer's verdict on a reply
+    article: str = ""  # an answer: the article it came from (the article in play after it)
 
 
 @dataclass(frozen=True)
@@ -177,6 +192,8 @@ class Reply:
     # "extractive", "llm", or "extractive_fallback" when the LLM failed or was not supported
     composed_by: str = "extractive"
     fault: str = ""  # what failed on the way (LLM, vector store), kept with the stored turn
+    # "suggest": the articles offered to pick from (customer articles only; url filled at the edge)
+    suggestions: tuple[Citation, ...] = ()
 
 
 @dataclass(frozen=True)

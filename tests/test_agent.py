@@ -4,12 +4,19 @@ import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from copilot.answer.agent import CLARIFY_MARGIN, Agent, area_for_page, unhelpful_streak
+from copilot.answer.agent import (
+    CLARIFY_MARGIN,
+    MAX_SUGGESTIONS,
+    Agent,
+    area_for_page,
+    unhelpful_streak,
+)
 from copilot.answer.calibrate import ensure_calibrated, params_path
-from copilot.answer.compose import extractive_answer, steps
+from copilot.answer.compose import SUGGEST_TEXT, extractive_answer, steps
 from copilot.answer.confidence import SIGNALS, ConfidenceModel, threshold_for
 from copilot.answer.retrieve import Retriever
 from copilot.index.chroma import OpenIndex
@@ -65,20 +72,37 @@ def test_handoff_reasons(sample: tuple[Settings, OpenIndex, Retriever]) -> None:
     assert packet.product_area == "billing"
 
 
-def test_clarify_when_two_articles_are_close(
+def test_below_the_answer_threshold_the_customer_picks_from_suggestions(
+    sample: tuple[Settings, OpenIndex, Retriever],
+) -> None:
+    _, _, retriever = sample
+    model = ConfidenceModel(answer_threshold=1.01, clarify_threshold=0.0)
+    reply = Agent(retriever, model).reply("invoice")
+    assert reply.type == "suggest" and reply.text == SUGGEST_TEXT and not reply.citations
+    assert 1 <= len(reply.suggestions) <= MAX_SUGGESTIONS
+    ranked = [h.article_id for h in retriever.rank("invoice").hits]
+    assert [s.article_id for s in reply.suggestions] == ranked[: len(reply.suggestions)]
+    internal = {e.id for e in retriever.catalog if e.audience != "customer"}
+    assert not internal & {s.article_id for s in reply.suggestions}
+    # Below the relevance floor nothing relevant was found: a person takes it.
+    floor = ConfidenceModel(answer_threshold=1.01, clarify_threshold=1.0)
+    assert Agent(retriever, floor).reply("invoice").type == "handoff"
+
+
+def test_low_confidence_handoff_keeps_the_close_pair_only(
     sample: tuple[Settings, OpenIndex, Retriever],
 ) -> None:
     _, _, retriever = sample
     model = ConfidenceModel(answer_threshold=1.01, clarify_threshold=0.0)
     close = retriever.rank("invite").hits  # two invite articles, fused scores ~0.2 apart
     assert close[0].score - close[1].score < CLARIFY_MARGIN
-    reply = Agent(retriever, model).reply("invite")
-    assert reply.type == "clarify"
-    assert reply.hits[0].title in reply.text and reply.hits[1].title in reply.text
+    reply = Agent(retriever, model, low_confidence="handoff").reply("invite")
+    assert reply.type == "suggest"
+    assert [s.article_id for s in reply.suggestions] == [h.article_id for h in close[:2]]
     # One clear winner is not a choice to offer: below the threshold it is a handoff.
     clear = retriever.rank("invoice").hits
     assert clear[0].score - clear[1].score > CLARIFY_MARGIN
-    assert Agent(retriever, model).reply("invoice").type == "handoff"
+    assert Agent(retriever, model, low_confidence="handoff").reply("invoice").type == "handoff"
 
 
 def test_stale_articles_carry_a_caveat() -> None:
@@ -254,3 +278,41 @@ def test_the_customers_page_boosts_its_product_area(
 def test_threshold_for_never_splits_a_tie() -> None:
     # Three answers at the same score: a threshold answers all three or none of them.
     assert threshold_for([0.9, 0.9, 0.9, 0.1], [True, False, False, True], 0.05) == 1.0
+
+
+def test_a_follow_up_stays_on_the_article_in_play_when_it_covers_it(
+    sample: tuple[Settings, OpenIndex, Retriever],
+) -> None:
+    """The issue's two follow-ups: the step that covers them, not a handoff nor the same answer
+    again; a question the article does not speak to is not forced onto it."""
+    _, _, retriever = sample
+    agent = Agent(retriever, ConfidenceModel(answer_threshold=1.01, clarify_threshold=0.0))
+
+    def after(first: str, article: str, follow: str) -> Any:
+        return agent.reply(follow, [Turn("user", first), Turn("assistant", "…", article=article)])
+
+    private = after("slack stopped posting", "slack-not-posting", "it's a private channel tho")
+    assert private.type == "answer" and private.citations[0].article_id == "slack-not-posting"
+    assert "(Fix, step 2)" in private.text and "/invite @Flowbench" in private.text
+    seat = after("remove someone who left", "remove-member", "do we still pay for their seat?")
+    assert seat.type == "answer" and "free seat" in seat.text
+    assert (
+        seat.text != extractive_answer(seat.hits[0], retriever.catalog.sections("remove-member"))[0]
+    )
+    elsewhere = after("slack stopped posting", "slack-not-posting", "my card was declined")
+    assert not elsewhere.citations or elsewhere.citations[0].article_id != "slack-not-posting"
+    assert after("slack stopped posting", "slack-not-posting", "that didn't work").type != "answer"
+
+
+def test_passage_answer_picks_the_step_sharing_the_words() -> None:
+    from copilot.answer.compose import passage_answer
+
+    hit = Hit("a", "Title", 1.0, 0.9, 1.0, "Symptoms", "Title\nchunk", "customer", "x", False)
+    sections = {"Symptoms": "It fails.", "Fix": "1. Open Settings. 2. Rotate the secret key."}
+    text, cites = passage_answer(hit, sections, "where is the secret?")
+    assert (
+        text == "From **Title** (Fix, step 2):\nRotate the secret key."
+        and cites[0].section == "Fix"
+    )
+    fallback, _ = passage_answer(hit, sections, "ok?")
+    assert fallback == "From **Title** (Symptoms):\nchunk"

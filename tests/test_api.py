@@ -149,9 +149,9 @@ def test_handoff_flow_and_the_state_machine(live: str) -> None:
     r = httpx.post(f"{live}/v1/conversations/{cid}/handoff", headers=customer)
     assert r.status_code == 200 and r.json()["type"] == "handoff"
     hid = r.json()["handoff"]["id"]
-    # The bot is out of the conversation now.
+    # While the handoff waits the bot keeps answering, and says the handoff is still there.
     after = chat(live, "hello?", conversation_id=cid, conversation_token=token)
-    assert after["type"] == "handoff" and after["citations"] == [] and after["handoff"]["id"] == hid
+    assert after["handoff"] == {"id": hid, "status": "waiting", "next": after["handoff"]["next"]}
     queue = httpx.get(f"{live}/v1/handoffs?status=open", headers=AGENT).json()["items"]
     mine = next(h for h in queue if h["id"] == hid)
     assert mine["reason"] == "customer_asked" and mine["priority"] == 4  # "enterprise" rule
@@ -171,12 +171,18 @@ def test_handoff_flow_and_the_state_machine(live: str) -> None:
 
     assert act("resolve").status_code == 409  # not claimed yet
     assert act("claim").json()["status"] == "claimed"
+    quiet = chat(live, "are you there?", conversation_id=cid, conversation_token=token)
+    assert quiet["type"] == "handoff" and quiet["citations"] == []  # the bot is quiet now
+    assert quiet["handoff"]["status"] == "claimed" and quiet["handoff"]["id"] == hid
     assert act("claim", BOB).status_code == 409
     assert act("messages", BOB, agent="ana", text="hi").status_code == 409
     assert act("messages", text="Hi, I'm Ana from support").status_code == 200
     assert act("resolve", BOB, agent="ana").status_code == 409
     assert act("resolve").json()["status"] == "resolved"
-    chat(live, "it is broken again", conversation_id=cid, conversation_token=token)
+    again = chat(live, "it is broken again", conversation_id=cid, conversation_token=token)
+    assert again["type"] != "handoff" and again["handoff"] is None  # the bot answers again
+    r = httpx.post(f"{live}/v1/conversations/{cid}/handoff", headers=customer)
+    assert r.json()["handoff"]["id"] == hid  # soon after resolution: the same one, reopened
     assert httpx.get(f"{live}/v1/handoffs/{hid}", headers=AGENT).json()["status"] == "reopened"
     assert act("claim").json()["status"] == "claimed"
     assert act("release").json()["status"] == "open"

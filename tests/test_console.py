@@ -175,7 +175,7 @@ def test_an_agent_works_the_queue_in_chromium(live: tuple[str, Any]) -> None:
 
         # Not for us: an off-topic message is counted and listed, not queued.
         off = customer(base, "what's the weather in Paris tomorrow")
-        assert off["type"] == "clarify" and off["handoff"] is None
+        assert off["type"] == "suggest" and off["handoff"] is None
         page.get_by_role("button", name="Not for us").click()
         page.wait_for_selector("#notforus-out li")
         listed = page.locator("#notforus-out").inner_text()

@@ -76,25 +76,52 @@ def test_tokens_guard_conversations(store: Conversations) -> None:
     assert store.transcript(result.conversation_id, trusted=True)["turns"]
 
 
-def test_after_a_handoff_the_bot_stays_out_and_a_resolved_one_reopens(
-    store: Conversations,
-) -> None:
+def test_a_handoff_as_the_customer_lives_it(store: Conversations) -> None:
+    """Waiting: the bot keeps answering (marked, added to the packet); claimed: the bot is quiet;
+    resolved: the bot answers again, and a new handoff soon after reopens the old one."""
     result = store.chat("I want to talk to a human", context=CustomerContext(plan="Enterprise"))
     assert result.reply.type == "handoff" and result.handoff_id
+    assert result.handoff_status == "waiting"
+    cid, token = result.conversation_id, result.token
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(db.handoffs)).one()
     assert row.status == "open" and row.priority == 4  # the default rule table's "enterprise" row
     assert row.packet["transcript"][0]["content"] == "I want to talk to a human"
-    later = store.chat("hello? my webhook fails", result.conversation_id, result.token)
-    assert later.reply.type == "handoff" and later.handoff_id == result.handoff_id
-    assert later.reply.hits == ()  # the bot did not answer
-    with store.engine.begin() as conn:
-        conn.execute(sa.update(db.handoffs).values(status="resolved"))
-    store.chat("it broke again", result.conversation_id, result.token)
+
+    waiting = store.chat("how do I rotate my webhook secret", cid, token)
+    assert waiting.reply.type == "answer" and waiting.handoff_status == "waiting"
+    assert waiting.handoff_id == result.handoff_id
+    again = store.chat("talk to a person please", cid, token)  # no second handoff
+    assert again.reply.type == "handoff" and again.handoff_id == result.handoff_id
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(db.handoffs)).one()
-        turns = conn.execute(sa.select(sa.func.count()).select_from(db.turns)).scalar_one()
-    assert row.status == "reopened" and row.reopened == 1 and turns == 4
+    said = [t["content"] for t in row.packet["transcript"]]
+    assert "how do I rotate my webhook secret" in said and waiting.reply.text in said
+    turns = store.transcript(cid, token)
+    assert turns["handoff"]["status"] == "waiting"
+    assert [t["while_waiting"] for t in turns["turns"] if t["role"] == "assistant"] == [
+        False,
+        True,
+        True,
+    ]
+
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(db.handoffs).values(status="claimed", claimed_by="ana"))
+    quiet = store.chat("hello? my webhook fails", cid, token)
+    assert quiet.reply.type == "handoff" and quiet.handoff_status == "claimed"
+    assert quiet.reply.hits == ()  # the bot did not answer
+    assert store.transcript(cid, token)["handoff"]["status"] == "claimed"
+
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(db.handoffs).values(status="resolved"))
+    back = store.chat("how do I rotate my webhook secret", cid, token)
+    assert back.reply.type == "answer" and back.handoff_status is None and not back.handoff_id
+    view = store.transcript(cid, token)
+    assert view["handoff"] is None and view["state"] == "bot"
+    reopened = store.request_handoff(cid, token)
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(db.handoffs)).one()
+    assert reopened.handoff_id == row.id and row.status == "reopened" and row.reopened == 1
 
 
 def test_feedback_reaches_the_agent_as_unhelpful_turns(store: Conversations) -> None:

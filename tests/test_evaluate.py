@@ -177,6 +177,8 @@ def test_answer_metrics_arithmetic() -> None:
         Question("3", "x", True, ("c",)),  # handed off
         Question("4", "x", False, ()),  # answered: wrong
         Question("5", "x", False, ()),  # clarify: counts as a handoff
+        Question("6", "x", True, ("d",)),  # suggested, d among them: found
+        Question("7", "x", True, ("e",)),  # suggested, e not among them
     ]
     outs = [
         Outcome("answer", "a", "a", 0.9),
@@ -184,14 +186,20 @@ def test_answer_metrics_arithmetic() -> None:
         Outcome("handoff", None, "c", 0.3),
         Outcome("answer", "a", "a", 0.7),
         Outcome("clarify", None, "q", 0.2),
+        Outcome("suggest", None, "x", 0.15, None, ("x", "d")),
+        Outcome("suggest", None, "y", 0.1, None, ("y",)),
     ]
     m = answer_metrics(qs, outs)
-    assert m["answer_rate"] == pytest.approx(2 / 3)
-    assert m["correct_answer_rate"] == pytest.approx(1 / 3)
+    assert m["answer_rate"] == pytest.approx(2 / 5)
+    assert m["correct_answer_rate"] == pytest.approx(1 / 5)
     assert m["handoff_recall"] == pytest.approx(1 / 2)
     assert m["wrong_answer_rate"] == pytest.approx(2 / 3)
-    # by confidence: right, wrong, wrong, right(c), wrong -> risks 0, 1/2, 2/3, 2/4, 3/5
-    assert m["aurc"] == pytest.approx((0 + 1 / 2 + 2 / 3 + 2 / 4 + 3 / 5) / 5)
+    assert m["kb_search_success"] == pytest.approx(2 / 5)  # q1 answered, q6 suggested
+    assert m["suggest_rate"] == pytest.approx(3 / 7)
+    assert m["suggestion_pick_rate"] == pytest.approx(1 / 3)  # of 3 suggest replies, q6's
+    # by confidence: right, wrong, wrong, right(c), wrong, wrong(x), wrong(y)
+    risks = [0, 1 / 2, 2 / 3, 2 / 4, 3 / 5, 4 / 6, 5 / 7]
+    assert m["aurc"] == pytest.approx(sum(risks) / 7)
     assert aurc([0.9, 0.1], [True, False]) < aurc([0.1, 0.9], [True, False])
 
 
@@ -225,6 +233,8 @@ def test_sample_kb_eval_set_passes_its_gates(tmp_path: Path) -> None:
                 "handoff_recall=0.95",
                 "--fail-under",
                 "answer_rate=0.33",
+                "--fail-under",
+                "kb_search_success=0.95",
                 "--fail-over",
                 "wrong_answer_rate=0.05",
             ]

@@ -49,9 +49,9 @@ def test_not_for_us_gets_an_out_of_scope_reply_and_is_counted(
 ) -> None:
     decisions: list[str] = []
     result = store.chat(message, on_decision=lambda k, c, h: decisions.append(k))
-    assert result.handoff_id is None and result.reply.type == "clarify"
+    assert result.handoff_id is None and result.reply.type == "suggest"
     assert result.reply.text == OUT_OF_SCOPE[kind] and result.reply.hits == ()
-    assert decisions == ["clarify"]  # a streamed widget never hears "handoff"
+    assert decisions == ["suggest"]  # a streamed widget never hears "handoff"
     with store.engine.connect() as conn:
         rows = conn.execute(select(db.not_for_us)).all()
         state = conn.execute(select(db.conversations.c.state)).scalar_one()

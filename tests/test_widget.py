@@ -99,7 +99,7 @@ def test_ask_feedback_handoff_console_and_agent_reply(site: tuple[str, Any], bro
     shot(page, "widget-answer")
 
     reply.get_by_role("button", name="No").click()
-    page.get_by_text("Thanks for telling us.").wait_for()
+    page.get_by_text("Sorry that didn't help.").wait_for()
     deadline = time.monotonic() + 5
     kinds: list[str] = []
     while "unhelpful" not in kinds and time.monotonic() < deadline:
@@ -108,8 +108,9 @@ def test_ask_feedback_handoff_console_and_agent_reply(site: tuple[str, Any], bro
         time.sleep(0.1)
     assert "unhelpful" in kinds
 
-    page.get_by_role("button", name="Talk to a person").click()
+    page.get_by_role("button", name="Talk to a person").first.click()
     page.get_by_text("passing you to a person").wait_for()
+    page.get_by_role("button", name="No thanks").click()  # no email this time
     shot(page, "widget-handoff")
 
     console = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -127,12 +128,13 @@ def test_ask_feedback_handoff_console_and_agent_reply(site: tuple[str, Any], bro
 
     page.locator(".msg.agent").get_by_text("Hello from Ana").wait_for(timeout=10_000)
     after = ask(page, "thanks, and what about my invoice?")
-    assert "A person from our support team has this conversation" in after.inner_text()
-    assert after.locator(".sources").count() == 0  # the bot stayed silent
+    assert after.locator(".sources").count() == 0  # claimed: the bot stays silent
+    assert "has your conversation" in page.locator(".status").inner_text()
     shot(page, "widget-with-agent")
 
-    page.reload()  # the conversation survives a reload
+    page.reload()  # the conversation survives a reload (resumed from the server)
     page.locator(".launcher").click()
+    page.locator(".msg.agent").wait_for()
     assert page.locator(".msg.agent").count() == 1 and page.locator(".msg.user").count() == 2
 
 
@@ -150,7 +152,9 @@ def test_xss_in_a_question_and_in_an_agent_reply_renders_inert(
 
 
 @pytest.fixture(scope="module")
-def hostile_kb(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+def hostile_kb(
+    sample: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Any, str]]:
     """A KB with an article whose title carries markup and whose steps carry an XSS payload (in a
     code span: the linter already refuses active handlers in article HTML, KB017), served to a
     host page whose CSS tries to wreck everything."""
@@ -195,16 +199,16 @@ def hostile_kb(sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 f"<html><head><style>{HOSTILE_CSS}</style></head><body><p>shop</p>"
                 f'<script src="{base}/widget.js" data-title="Shop help"></script></body></html>'
             ).encode()
-            yield shop_url, engine
+            yield shop_url, engine, base
         engine.dispose()
     shop.shutdown()
     shop.server_close()
 
 
 def test_kb_payloads_are_inert_and_hostile_css_cannot_break_the_widget(
-    hostile_kb: tuple[str, Any], browser: Any
+    hostile_kb: tuple[str, Any, str], browser: Any
 ) -> None:
-    shop_url, _ = hostile_kb
+    shop_url, _, _ = hostile_kb
     page = browser.new_page(viewport={"width": 1000, "height": 700})
     page.goto(shop_url)
     launcher = page.locator(".launcher")
@@ -250,7 +254,7 @@ def test_keyboard_only_reaches_every_control(site: tuple[str, Any], browser: Any
     page.keyboard.press("Enter")
     page.locator(".msg.bot .actions").wait_for()
     seen = []
-    for _ in range(16):
+    for _ in range(24):
         page.keyboard.press("Tab")
         seen.append(focused())
     for control in (
@@ -260,10 +264,65 @@ def test_keyboard_only_reaches_every_control(site: tuple[str, Any], browser: Any
         "Wrong answer",
         "Send",
         "Talk to a person",
-        "Rate 5 out of 5",
+        "Start a new conversation",
+        "Rate 5 out of 5: Very good",
         "sc-input",
     ):
         assert control in seen, (control, seen)
     assert "" not in seen  # focus never left the dialog
+
+    # Thumbs-down by keyboard: focus moves to the next steps, each reachable and named.
+    while focused() != "No":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.get_by_role("group", name="Other next steps").wait_for()
+    assert focused() not in ("", "No")
+    seen = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        seen.append(focused())
+    assert "Rephrase my question" in seen and "Talk to a person" in seen, seen
     page.keyboard.press("Escape")
     assert focused() == "Flowbench help" and page.locator(".panel").is_hidden()
+
+
+def test_screen_reader_names_for_the_new_controls(site: tuple[str, Any], browser: Any) -> None:
+    """Every control of the greeting, suggestions, handoff and contact form has a name, and
+    status changes are announced (a live region or role=status)."""
+    base, _ = site
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(f"{base}/demo")
+    page.locator(".launcher").click()
+    page.get_by_role("dialog", name="Flowbench help").wait_for()
+    page.get_by_role("group", name="Suggested questions").wait_for()
+    assert page.get_by_role("log").get_attribute("aria-live") == "polite"
+    ask(page, "my card was declined")
+    page.get_by_role("group", name="Was this helpful?").first.wait_for()
+    page.get_by_role("group", name="Rate this chat:").wait_for()
+    assert page.get_by_role("button", name="Rate 1 out of 5: Very poor").is_visible()
+    page.get_by_role("button", name="Talk to a person").click()
+    page.get_by_role("status").filter(has_text="Waiting for a person").wait_for()
+    form = page.get_by_role("form", name="How to reach you")
+    assert form.get_by_role("textbox", name="Email").is_visible()
+    assert form.get_by_role("checkbox", name="Support may email me about this request").is_visible()
+    nameless = page.evaluate(
+        "() => [...document.querySelector('[data-support-copilot]').shadowRoot"
+        ".querySelectorAll('button, input, textarea')].filter(e => e.offsetParent !== null"
+        " && !(e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length))"
+        ".map(e => e.outerHTML)"
+    )
+    assert nameless == []
+
+
+def test_kb_payloads_are_inert_on_the_article_page(
+    hostile_kb: tuple[str, Any, str], browser: Any
+) -> None:
+    _, _, base = hostile_kb
+    page = browser.new_page()
+    page.goto(f"{base}/articles/evil-export")
+    assert page.locator("h1").inner_text() == "Export <i>stuck</i>"
+    step = page.locator("ol > li").first
+    assert "<img src=x onerror=window.__xss=4>" in step.locator("code").inner_text()
+    assert page.locator("main img, main i").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert "Send the export id." in page.locator("section.escalate").inner_text()

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from api.routes import admin, chat, conversations, drafts, handoffs, ops, pages, signals
+from api.routes import (
+    admin,
+    chat,
+    conversations,
+    drafts,
+    handoffs,
+    ops,
+    pages,
+    signals,
+    widget_config,
+)
 
 ROUTERS = (
     chat.router,
+    widget_config.router,
     conversations.router,
     drafts.router,
     handoffs.router,

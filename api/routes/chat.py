@@ -18,8 +18,9 @@ from api.deps import (
     client_limit,
     limit,
 )
-from api.schemas import ChatRequest, Context, reply_body
+from api.schemas import ChatRequest, ReplyBody, reply_body
 from api.sse import SSE_EVENT, chat_events
+from copilot.types import CustomerContext
 
 router = APIRouter(tags=["customers"])
 
@@ -27,7 +28,7 @@ router = APIRouter(tags=["customers"])
 @router.post(
     "/v1/chat",
     summary="A customer's message; the reply",
-    responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}}},
+    responses={200: {"model": ReplyBody, "content": {"text/event-stream": {"schema": SSE_EVENT}}}},
 )
 async def chat(
     body: ChatRequest,
@@ -54,10 +55,14 @@ async def chat(
         )
         if held >= settings.max_turns_per_conversation:
             raise HTTPException(409, "this conversation is full: start a new one")
-    context = body.context.customer() if body.context != Context() else None
+    given = body.context.customer()
+    context = given if given != CustomerContext() else None
+    contact = body.context.contact()
     if not (body.stream or (accept and "text/event-stream" in accept)):
         result = await run_in_threadpool(
-            copilot.conversations.chat, body.message, body.conversation_id, token, context
+            lambda: copilot.conversations.chat(
+                body.message, body.conversation_id, token, context, contact=contact
+            )
         )
         metrics.reply(result.reply)
         return reply_body(result, settings.article_url)
@@ -70,6 +75,7 @@ async def chat(
             context,
             metrics,
             settings.article_url,
+            contact,
         ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},

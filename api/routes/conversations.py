@@ -18,9 +18,21 @@ from api.deps import (
     limit,
     public_conversation,
 )
-from api.schemas import FeedbackRequest, LabelRequest, RatingFeedback, reply_body
+from api.schemas import (
+    ContactRequest,
+    FeedbackRequest,
+    FeedbackResponse,
+    LabelRequest,
+    PickRequest,
+    RatingFeedback,
+    ReplyBody,
+    TranscriptBody,
+    reply_body,
+    suggestion,
+)
 from copilot.service import Copilot
 from copilot.settings import Settings
+from copilot.types import Contact
 
 # Every route here: the id must be a UUID (422 before any lookup) and, without an API key, the
 # client's per-address limit applies (api/deps.py).
@@ -39,6 +51,7 @@ async def _conversation_limit(
 @router.get(
     "/v1/conversations/{conversation_id}",
     summary="The transcript, a page at a time: pass `next_after` as `after` for the next",
+    responses={200: {"model": TranscriptBody}},
 )
 async def conversation(
     conversation_id: str,
@@ -60,7 +73,11 @@ async def conversation(
     )
 
 
-@router.post("/v1/conversations/{conversation_id}/feedback")
+@router.post(
+    "/v1/conversations/{conversation_id}/feedback",
+    response_model=FeedbackResponse,
+    summary="Feedback on a reply; a thumbs-down gets other articles to try",
+)
 async def feedback(
     conversation_id: str,
     body: FeedbackRequest,
@@ -70,7 +87,7 @@ async def feedback(
     x_conversation_token: TokenHeader = None,
 ) -> Any:
     await _conversation_limit(request, copilot, settings, conversation_id, x_conversation_token)
-    await run_in_threadpool(
+    offer = await run_in_threadpool(
         lambda: copilot.conversations.feedback(
             conversation_id,
             body.kind,
@@ -80,10 +97,62 @@ async def feedback(
             comment=body.comment,
         )
     )
-    return {"ok": True}
+    return {
+        "ok": True,
+        "suggestions": [suggestion(c.article_id, c.title, settings.article_url) for c in offer],
+    }
 
 
-@router.post("/v1/conversations/{conversation_id}/handoff")
+@router.post(
+    "/v1/conversations/{conversation_id}/pick",
+    summary="The customer picked one of a suggest reply's articles: its answer",
+    responses={200: {"model": ReplyBody}},
+)
+async def pick(
+    conversation_id: str,
+    body: PickRequest,
+    request: Request,
+    copilot: CopilotDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    x_conversation_token: TokenHeader = None,
+) -> Any:
+    await _conversation_limit(request, copilot, settings, conversation_id, x_conversation_token)
+    result = await run_in_threadpool(
+        copilot.conversations.pick,
+        conversation_id,
+        x_conversation_token,
+        body.article_id,
+        body.turn_id,
+    )
+    metrics.reply(result.reply)
+    return reply_body(result, settings.article_url)
+
+
+@router.post(
+    "/v1/conversations/{conversation_id}/contact",
+    summary="How to reach the customer (with consent): contact fields agents see",
+)
+async def contact(
+    conversation_id: str,
+    body: ContactRequest,
+    request: Request,
+    copilot: CopilotDep,
+    settings: SettingsDep,
+    x_conversation_token: TokenHeader = None,
+) -> Any:
+    await _conversation_limit(request, copilot, settings, conversation_id, x_conversation_token)
+    await run_in_threadpool(
+        copilot.conversations.contact,
+        conversation_id,
+        x_conversation_token,
+        Contact(body.email, body.name),
+        body.consent,
+    )
+    return {"ok": True, "contact_known": True}
+
+
+@router.post("/v1/conversations/{conversation_id}/handoff", responses={200: {"model": ReplyBody}})
 async def ask_for_human(
     conversation_id: str,
     request: Request,

@@ -1,4 +1,4 @@
-"""The retrieval agent: one question in, one reply out (answer, clarify, or hand off).
+"""The retrieval agent: one question in, one reply out (answer, suggest, or hand off).
 
 question + history -> standalone query -> ranking -> confidence -> decision -> reply
 """
@@ -11,7 +11,13 @@ from dataclasses import replace
 from fnmatch import fnmatch
 from typing import Literal
 
-from copilot.answer.compose import HANDOFF_TEXT, STALE_NOTE, clarify_text, extractive_answer
+from copilot.answer.compose import (
+    HANDOFF_TEXT,
+    STALE_NOTE,
+    SUGGEST_TEXT,
+    extractive_answer,
+    passage_answer,
+)
 from copilot.answer.confidence import ConfidenceModel
 from copilot.answer.grounding import (
     Checker,
@@ -54,6 +60,7 @@ UNHELPFUL = re.compile(
     re.I,
 )
 CLARIFY_MARGIN = 0.35  # fused-score gap under which the top two articles count as "close"
+MAX_SUGGESTIONS = 3  # articles a "suggest" reply offers
 UNHELPFUL_LIMIT = 2  # answers in a row the customer said did not help, before a person steps in
 LLM_SOURCES = 3  # articles given to the LLM as numbered sources
 
@@ -75,8 +82,10 @@ class Agent:
         page_areas: dict[str, str] | None = None,
         links: LinkPolicy | None = None,
         judge: Judge | None = None,
+        low_confidence: Literal["suggest", "handoff"] = "suggest",
     ) -> None:
         self.retriever, self.model, self.llm, self.judge = retriever, model, llm, judge
+        self.low_confidence = low_confidence
         self.prompts = prompts or (Prompts.load() if llm else None)
         self.llm_fallback = llm_fallback
         self.page_areas = page_areas or {}
@@ -126,7 +135,10 @@ class Agent:
         transcript = (*history, Turn("user", question))
         query = self._standalone(question, history)
         area = area_for_page(context.page, self.page_areas)
-        ranking = self.retriever.rank(query, audience, prefer_area=area, alone=question)
+        in_play = article_in_play(history)
+        ranking = self.retriever.rank(
+            query, audience, prefer_area=area, alone=question, in_play=in_play or None
+        )
         confidence = self.model.confidence(ranking.signals)
         if WANTS_HUMAN.search(question):
             return self._handoff("customer_asked", confidence, ranking, transcript, context)
@@ -135,6 +147,22 @@ class Agent:
         if not ranking.hits:
             return self._handoff("no_results", confidence, ranking, transcript, context)
         top = ranking.hits[0]
+        if (
+            in_play
+            and top.article_id == in_play
+            and confidence.value >= self.model.clarify_threshold
+            and not UNHELPFUL.search(question)
+            and self.retriever.covers(question, in_play, audience)
+        ):
+            # A follow-up on the article just answered, which covers it: the passage that does,
+            # not the same answer again (and not a handoff for a question the customer's own
+            # article answers).
+            decide("answer", confidence, tuple(ranking.hits))
+            if self.llm is not None:  # the LLM reads the history and the article's sections
+                return self._answer(question, history, ranking, confidence, context, on_delta)
+            sections = self.retriever.catalog.sections(top.article_id)
+            text, cites = passage_answer(top, sections, question)
+            return Reply("answer", text, confidence, cites, None, tuple(ranking.hits))
         if confidence.value >= self.model.answer_threshold:
             verdict = self._second_opinion(question, history, ranking)
             if verdict.choice == 1 or not verdict.usable:
@@ -148,20 +176,33 @@ class Agent:
                 hits.insert(0, hits.pop(picked - 1))
             signals = {**confidence.signals, "judge_choice": float(picked or 0)}
             confidence = replace(confidence, signals=signals)
-            if len(hits) > 1:
-                text = clarify_text(hits[0], hits[1])
-                return Reply("clarify", text, confidence, (), None, tuple(hits))
+            if len(hits) > 1 or self.low_confidence == "suggest":
+                return self._suggest(confidence, hits, audience)
             return self._handoff("low_confidence", confidence, ranking, transcript, context)
-        second = ranking.hits[1] if len(ranking.hits) > 1 else None
-        if (
-            second is not None
-            and confidence.value >= self.model.clarify_threshold
-            and top.score - second.score < CLARIFY_MARGIN
-        ):
-            return Reply(
-                "clarify", clarify_text(top, second), confidence, (), None, tuple(ranking.hits)
-            )
+        # Between the relevance floor and the answer threshold: the right article is usually
+        # among the first three (hit@3 on the labelled sets, docs/retrieval.md), so the customer
+        # picks; below the floor nothing relevant was found and a person takes it.
+        if confidence.value >= self.model.clarify_threshold:
+            second = ranking.hits[1] if len(ranking.hits) > 1 else None
+            if self.low_confidence == "suggest":
+                return self._suggest(confidence, list(ranking.hits), audience)
+            if second is not None and top.score - second.score < CLARIFY_MARGIN:
+                return self._suggest(confidence, [top, second], audience)
         return self._handoff("low_confidence", confidence, ranking, transcript, context)
+
+    def _suggest(
+        self, confidence: Confidence, hits: list[Hit], audience: Literal["customer", "internal"]
+    ) -> Reply:
+        """Up to MAX_SUGGESTIONS articles to pick from, best first (customer articles only when
+        a customer asks)."""
+        shown = [h for h in hits if audience == "internal" or h.audience == "customer"]
+        offered = tuple(
+            Citation(h.article_id, self.links.clean(h.title), h.section)
+            for h in shown[:MAX_SUGGESTIONS]
+        )
+        return Reply(
+            "suggest", SUGGEST_TEXT, confidence, (), None, tuple(hits), suggestions=offered
+        )
 
     def _second_opinion(self, question: str, history: Sequence[Turn], ranking: Ranking) -> Verdict:
         """The judge's verdict when there is a judge; "agrees" (passage 1) when there is none."""
@@ -247,6 +288,12 @@ class Agent:
             product_area=top.product_area if top else "",
         )
         return Reply("handoff", HANDOFF_TEXT[reason], confidence, (), packet, tuple(ranking.hits))
+
+
+def article_in_play(history: Sequence[Turn]) -> str:
+    """The article the latest reply answered from ("" when the latest reply was no answer)."""
+    last = next((t for t in reversed(history) if t.role == "assistant"), None)
+    return last.article if last is not None else ""
 
 
 def area_for_page(page: str, page_areas: dict[str, str]) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from copilot.answer.retrieve import tokenize
 from copilot.types import Citation, Hit
 
 MAX_STEPS = 8
@@ -38,11 +39,45 @@ def extractive_answer(hit: Hit, sections: dict[str, str]) -> tuple[str, tuple[Ci
     return "\n".join(lines), cites
 
 
-def clarify_text(first: Hit, second: Hit) -> str:
-    return (
-        f"Do you mean **{first.title}** or **{second.title}**? "
-        "Tell me a bit more and I'll point you to the right steps."
-    )
+def passage_answer(
+    hit: Hit, sections: dict[str, str], question: str
+) -> tuple[str, tuple[Citation, ...]]:
+    """A follow-up on the article just answered: the part of it that speaks to the question
+    (the Fix step, or the section, sharing the most of its words), not the same answer again;
+    the best chunk when no word is shared."""
+    words = {w for w in tokenize(question) if len(w) >= 4}
+
+    def shared(text: str) -> int:
+        found = set(tokenize(text))
+        return sum(
+            any(f.startswith(w) or w.startswith(f) for f in found if len(f) >= 4) for w in words
+        )
+
+    units = []  # (where, text)
+    for name, text in sections.items():
+        if name == "Fix" and len(numbered := steps(text)) > 1:
+            units += [(f"Fix, step {i}", step) for i, step in enumerate(numbered, 1)]
+        elif name != "Escalate":
+            units.append((name, text))
+    # On a tie the steps win, then Verify: they say what to do.
+    order = {"Verify": 1, "Cause": 2, "Symptoms": 3}
+    best = max(units, key=lambda u: (shared(u[1]), -order.get(u[0], 0)), default=None)
+    if best is not None and shared(best[1]):
+        where, body = best
+    else:
+        body = hit.text.split("\n", 1)[1] if hit.text.startswith(hit.title + "\n") else hit.text
+        where = hit.section
+    lines = [
+        f"From **{hit.title}** ({where}):" if where else f"From **{hit.title}**:",
+        body.strip(),
+    ]
+    if hit.stale:
+        lines.append(STALE_NOTE)
+    section = where.split(",")[0]
+    return "\n".join(lines), (Citation(hit.article_id, hit.title, section),)
+
+
+SUGGEST_TEXT = "I'm not sure which of these fits — pick one, or I can get a person."
 
 
 HANDOFF_TEXT = {

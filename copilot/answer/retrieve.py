@@ -55,6 +55,11 @@ class FusionWeights:
     alone_self_contained: float = 0.8
     alone_elliptic: float = 0.2
     alone_cosine: float = 0.55  # a MiniLM cosine: refit for another embedder
+    # The article in play (the one the last answer came from) stays on top for a follow-up it
+    # covers: `in_play_boost` is added to its fused score when the question asked alone has a
+    # chunk of it at cosine >= `in_play_cover` (bench/in_play_study.py, docs/retrieval.md).
+    in_play_boost: float = 0.0
+    in_play_cover: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,13 @@ class Retriever:
         exclude: frozenset[str] = frozenset(),
         prefer_area: str | None = None,
         alone: str | None = None,
+        in_play: str | None = None,
     ) -> Ranking:
         """The top `k` articles for `query`, with the signals confidence is computed from.
         `exclude` leaves articles out as if they were not in the KB (for self-calibration);
         `prefer_area` boosts the product area of the page the customer is on; `alone` is the
-        customer's last question without its context, when `query` adds context to it."""
+        customer's last question without its context, when `query` adds context to it;
+        `in_play` the article the last answer came from."""
         terms = tokenize(query)
         catalog = self.catalog
         if not query.strip() or not len(catalog):
@@ -172,6 +179,12 @@ class Retriever:
         ]
         if alone is not None and alone.strip() and alone != query:
             candidates = self._mix_alone(alone, audience, exclude, allowed, fused, candidates)
+        if in_play and in_play in fused and self.weights.in_play_boost:
+            asked = alone if alone and alone.strip() else query
+            if self.covers(asked, in_play, audience):
+                fused[in_play] += self.weights.in_play_boost
+                if in_play not in candidates:
+                    candidates.append(in_play)
         if prefer_area:
             for a in allowed:
                 if catalog[a].product_area == prefer_area:
@@ -203,6 +216,17 @@ class Retriever:
         )
         top_kz = zk[hits[0].article_id] if hits else 0.0
         return Ranking(hits, signals(hits, len(terms), coverage, top_kz))
+
+    def covers(self, question: str, article_id: str, audience: str) -> bool:
+        """Whether the article speaks to the question asked alone: a chunk of it at cosine >=
+        `in_play_cover`, or a word of the question (4+ letters) in it. Follow-ups are elliptic
+        ("it's a private channel tho": cosine .28 to the Slack article whose step 2 covers
+        private channels), so their words count as much as their meaning."""
+        words = {t for t in tokenize(question) if len(t) >= 4}
+        if words & self.keyword.terms.get(article_id, set()):
+            return True
+        dense, _ = self.dense.scores(question, audience)
+        return dense.get(article_id, -1.0) >= self.weights.in_play_cover
 
     def _mix_alone(
         self,

@@ -79,7 +79,7 @@ def screened(
     on_decision: DecisionSink | None,
 ) -> Reply:
     """Run the agent (`run` takes the decision sink to pass on) with a handoff screened: a
-    message that is not for us gets the out-of-scope reply, as a "clarify" without suggestions,
+    message that is not for us gets the out-of-scope reply, as a "suggest" without suggestions,
     and a streamed client hears that decision instead of the handoff."""
     verdict: list[Kind | None] = []
 
@@ -87,7 +87,7 @@ def screened(
         if kind == "handoff" and not verdict:
             verdict.append(classify(message, hits, history))
         if verdict and verdict[0]:
-            kind, hits = "clarify", ()
+            kind, hits = "suggest", ()
         if on_decision is not None:
             on_decision(kind, confidence, hits)
 
@@ -98,7 +98,7 @@ def screened(
     if kind is None:
         return reply
     return Reply(
-        "clarify",
+        "suggest",
         OUT_OF_SCOPE[kind],
         reply.confidence,
         composed_by=TRIAGED + kind,

@@ -23,7 +23,7 @@ def register(subparsers: Subparsers[Any]) -> None:
         "ask",
         run_ask,
         help="ask one question and print the reply",
-        description="One question, one reply: an answer with citations, a clarifying question, "
+        description="One question, one reply: an answer with citations, articles to pick from, "
         "or a handoff to a person.",
     )
     ask.add_argument("question")
@@ -58,6 +58,8 @@ def run_ask(args: argparse.Namespace) -> int:
         print(reply.text)
         for c in reply.citations:
             print(f"  [{c.article_id}] {c.title}")
+        for n, c in enumerate(reply.suggestions, 1):
+            print(f"  {n}. [{c.article_id}] {c.title}")
         print(f"({reply.type}, confidence {reply.confidence.value:.2f})")
     return EXIT_OK
 
@@ -88,6 +90,8 @@ def run_chat(args: argparse.Namespace) -> int:
             print(f"copilot> {reply.text}")
             for c in reply.citations:
                 print(f"         [{c.article_id}] {c.title}")
+            for n, c in enumerate(reply.suggestions, 1):
+                print(f"         {n}. [{c.article_id}] {c.title}")
             print(f"         ({reply.type}, confidence {reply.confidence.value:.2f})")
             if reply.type == "handoff":
                 print(

@@ -1,6 +1,7 @@
 """The eval metrics as CONTRACT.md defines them: retrieval (hit@1, hit@5, MRR, zero-result rate)
-over rankings, and answers (answer rate, wrong-answer rate, handoff recall, AURC, AUROC) over the
-agent's decisions; plus `--compare` and the `--fail-under` / `--fail-over` gates."""
+over rankings, and answers (answer rate, wrong-answer rate, handoff recall, KB search success,
+suggestion pick rate, AURC, AUROC) over the agent's decisions; plus `--compare` and the
+`--fail-under` / `--fail-over` gates."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ ANSWER_METRICS = (
     "correct_answer_rate",
     "wrong_answer_rate",
     "handoff_recall",
+    "kb_search_success",
+    "suggest_rate",
+    "suggestion_pick_rate",
     "aurc",
     "auroc",
 )
@@ -27,11 +31,19 @@ LATENCY_METRICS = ("latency_p50_ms", "latency_p95_ms")
 class Outcome:
     """What the agent did with one question, reduced to what the metrics need."""
 
-    type: str  # answer | clarify | handoff
+    type: str  # answer | suggest | handoff (| clarify: reports from before 0.9, read as suggest)
     first_citation: str | None
     top_article: str | None  # what it would have answered with, for the risk-coverage curve
     confidence: float
     answer: str | None = None  # the answer text, for ragas's similarity to the reference
+    suggestions: tuple[str, ...] = ()  # "suggest": the articles offered to pick from
+
+    @property
+    def suggests(self) -> bool:
+        return self.type in SUGGEST_TYPES
+
+
+SUGGEST_TYPES = ("suggest", "clarify")
 
 
 def answer_metrics(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dict[str, float]:
@@ -44,18 +56,30 @@ def answer_metrics(questions: Sequence[Question], outcomes: Sequence[Outcome]) -
     def right(q: Question, article: str | None) -> bool:
         return q.answerable and article in q.expected
 
+    def found(q: Question, o: Outcome) -> bool:
+        """The customer got the right article: answered with it, or offered it to pick."""
+        if o.type == "answer":
+            return right(q, o.first_citation)
+        return o.suggests and bool(set(o.suggestions) & set(q.expected))
+
     # The risk-coverage view: every question as if answered with its top article.
     confidences = [o.confidence for _, o in pairs]
     top_right = [right(q, o.top_article) for q, o in pairs]
     n_ans = len(answerable) or 1
+    suggested = [(q, o) for q, o in pairs if o.suggests]
     return {
         "answer_rate": sum(o.type == "answer" for _, o in answerable) / n_ans,
         "correct_answer_rate": sum(
             o.type == "answer" and right(q, o.first_citation) for q, o in answerable
         )
         / n_ans,
-        "handoff_recall": sum(o.type in ("handoff", "clarify") for _, o in unanswerable)
+        # A suggestion is not an answer: on a question the KB cannot answer it is no harm done.
+        "handoff_recall": sum(o.type == "handoff" or o.suggests for _, o in unanswerable)
         / (len(unanswerable) or 1),
+        "kb_search_success": sum(found(q, o) for q, o in answerable) / n_ans,
+        "suggest_rate": len(suggested) / (len(pairs) or 1),
+        # What a customer would pick: suggest replies that offered an expected article.
+        "suggestion_pick_rate": sum(found(q, o) for q, o in suggested) / (len(suggested) or 1),
         "wrong_answer_rate": sum(not right(q, o.first_citation) for q, o in answers)
         / (len(answers) or 1),
         "aurc": aurc(confidences, top_right),

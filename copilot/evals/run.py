@@ -93,7 +93,8 @@ def evaluate_kb(
             cite = reply.citations[0].article_id if reply.citations else None
             top = reply.hits[0].article_id if reply.hits else None
             answer = reply.text if reply.type == "answer" else None
-            outcomes.append(Outcome(reply.type, cite, top, reply.confidence.value, answer))
+            offered = tuple(c.article_id for c in reply.suggestions)
+            outcomes.append(Outcome(reply.type, cite, top, reply.confidence.value, answer, offered))
             return [h.article_id for h in reply.hits]
 
         metrics, rankings = run_ranker(questions, copilot_rank, progress)

@@ -32,6 +32,7 @@ from copilot.errors import ConfigError, Unavailable
 from copilot.record.schema import (
     aggregates as aggregates,
     aware as aware,
+    contacts as contacts,
     conversations as conversations,
     drafts as drafts,
     feedback as feedback,
@@ -138,6 +139,15 @@ def _v9(conn: Connection) -> None:
     metadata.create_all(conn, tables=[handoff_notes, not_for_us])
 
 
+def _v10(conn: Connection) -> None:
+    # v1 creates `turns` from today's definition, which already has the columns.
+    have = {c["name"] for c in inspect(conn).get_columns("turns")}
+    for column, kind in (("suggestions", "JSON"), ("while_waiting", "BOOLEAN")):
+        if column not in have:
+            conn.execute(text(f"ALTER TABLE turns ADD COLUMN {column} {kind}"))
+    metadata.create_all(conn, tables=[contacts])
+
+
 # Append only: a migration that shipped is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "conversations, turns, feedback, handoffs, drafts", _v1),
@@ -149,6 +159,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (7, "the audit trail of each handoff", _v7),
     (8, "product signals and nudges", _v8),
     (9, "the queue: SLAs, notes, not-for-us triage", _v9),
+    (10, "suggestions, bot replies while a handoff waits, contact fields", _v10),
 ]
 
 

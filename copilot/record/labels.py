@@ -1,6 +1,7 @@
 """The label store: what docs owners, agents and customers said answers a question. Fed by
 `copilot calibrate --labels FILE`, by agents in the console ("answers it" / "not in the KB") and by
-customers (a thumbs-down on an answer); read by `copilot calibrate` to certify a threshold."""
+customers (a thumbs-down on an answer, a pick among suggestions); read by `copilot calibrate` to
+certify a threshold."""
 
 from __future__ import annotations
 
@@ -103,6 +104,19 @@ def from_thumbs_down(conn: Connection, conversation_id: str, turn: Any) -> None:
     article = str(turn.citations[0]["article_id"])
     label = Label(question, "not_this", (article,), history, "customer", "feedback")
     insert(conn, label, conversation_id)
+
+
+def from_pick(conn: Connection, conversation_id: str, turn: Any, article_id: str) -> None:
+    """The customer picked `article_id` from a reply's suggestions: it answers the question that
+    reply was unsure about (a label the calibration can learn from)."""
+    question, history = _asked_before(conn, conversation_id, turn.seq)
+    if question is None:
+        return
+    insert(
+        conn,
+        Label(question, "answers", (article_id,), history, "customer", "pick"),
+        conversation_id,
+    )
 
 
 def _asked_before(

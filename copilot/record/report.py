@@ -31,6 +31,11 @@ COUNTS = (
     "ratings",
     "rating_sum",
     "reopened",
+    # #17: suggest replies, those a customer picked from, and KB searches that found the article
+    "suggestions",
+    "suggestions_picked",
+    "searches",
+    "search_successes",
 )
 NEGATIVE = ("unhelpful", "wrong_answer")
 
@@ -98,10 +103,39 @@ def _conversation_counts(
         n["reasons"].update(h.reason for h in handoffs[c.id])
         n["reopened"] = sum(1 for h in handoffs[c.id] if h.reopened)
         negative = any(kinds[k] for k in NEGATIVE)
-        n["resolved"] = int(bool(answers) and not handoffs[c.id] and not negative)
+        picked = _suggestion_counts(n, bot, feedback[c.id], handoffs[c.id])
+        n["resolved"] = int((bool(answers) and not handoffs[c.id] and not negative) or picked)
         day = c.created_at.date().isoformat()
         latencies = [t.latency_ms for t in bot if t.latency_ms is not None]
         yield day, c.product_area or "(none)", n, latencies
+
+
+SEARCH_HANDOFFS = ("low_confidence", "no_results")  # handoffs because the KB search failed
+
+
+def _suggestion_counts(
+    n: dict[str, Any], bot: list[Any], feedback: list[Any], handoffs: list[Any]
+) -> bool:
+    """Count suggest replies, picks and KB searches into `n`; True when a picked suggestion was
+    followed by neither a handoff nor a thumbs-down (a deflection, like a good answer)."""
+    bot = sorted(bot, key=lambda t: t.seq)
+    down = {f.turn_id for f in feedback if f.kind in NEGATIVE}
+    deflected = False
+    for i, t in enumerate(bot):
+        picked_next = i + 1 < len(bot) and bot[i + 1].reason == "picked"
+        if t.reason == "picked":
+            later = [h for h in handoffs if db.aware(h.created_at) >= db.aware(t.created_at)]
+            after = [f for f in feedback if f.kind in NEGATIVE and (f.turn_id or 0) >= t.id]
+            deflected = deflected or not (later or after)
+            continue
+        if t.decision in ("suggest", "clarify"):
+            n["suggestions"] += 1
+            n["suggestions_picked"] += picked_next
+        elif not (t.decision == "answer" or t.reason in SEARCH_HANDOFFS):
+            continue  # not a search: e.g. the customer asked for a person
+        n["searches"] += 1
+        n["search_successes"] += (t.decision == "answer" and t.id not in down) or picked_next
+    return deflected
 
 
 def _metrics(n: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +159,9 @@ def _metrics(n: dict[str, Any]) -> dict[str, Any]:
         "satisfaction": ratio(n["rating_sum"], n["ratings"]),
         "ratings": n["ratings"],
         "reopened_handoffs": n["reopened"],
+        # The article was answered (no thumbs-down) or offered and picked, over KB searches.
+        "kb_search_success": ratio(n["search_successes"], n["searches"]),
+        "suggestion_pick_rate": ratio(n["suggestions_picked"], n["suggestions"]),
         "stale_citations_by_owner": dict(n["stale_by_owner"].most_common()),
     }
 

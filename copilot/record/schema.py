@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -53,7 +54,7 @@ turns = Table(
     Column("role", String(16), nullable=False),  # user | assistant | agent
     Column("text", Text, nullable=False),
     # assistant turns: what the copilot decided and why
-    Column("decision", String(16)),  # answer | clarify | handoff
+    Column("decision", String(16)),  # answer | suggest | handoff (| clarify, before v10)
     Column("reason", String(32)),  # the handoff reason
     Column("confidence", Float),
     Column("signals", JSON),
@@ -63,6 +64,8 @@ turns = Table(
     Column("latency_ms", Float),
     Column("query", Text),  # the standalone question retrieval used
     Column("fault", Text),  # what failed while composing the reply (v5)
+    Column("suggestions", JSON),  # "suggest": [{"article_id", "title"}] offered to pick (v10)
+    Column("while_waiting", Boolean),  # a bot reply sent while a handoff waited for a person (v10)
     Index("turns_by_conversation", "conversation_id", "seq", unique=True),
 )
 feedback = Table(
@@ -89,7 +92,7 @@ handoffs = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, default=now),
     Column("reopened", Integer, nullable=False, default=0),
     Column("packet", JSON, nullable=False),
-    # The queue (v8): what the SLA rule table decided, when the first agent reply went out, and
+    # The queue (v9): what the SLA rule table decided, when the first agent reply went out, and
     # what the queue filters on without opening the packet.
     Column("sla_rule", String(100), nullable=False, default=""),
     Column("due_at", DateTime(timezone=True)),
@@ -161,7 +164,7 @@ handoff_events = Table(
     Column("detail", JSON, nullable=False, default=dict),
     Index("handoff_events_by_handoff", "handoff_id", "id"),
 )
-# Agents' notes on a handoff (v8): internal, never shown to the customer; redacted like all text.
+# Agents' notes on a handoff (v9): internal, never shown to the customer; redacted like all text.
 handoff_notes = Table(
     "handoff_notes",
     metadata,
@@ -171,7 +174,7 @@ handoff_notes = Table(
     Column("author", String(128), nullable=False),
     Column("text", Text, nullable=False),
 )
-# Conversations triage kept out of the queue (v8): off-topic, abusive, injection-only. Counted
+# Conversations triage kept out of the queue (v9): off-topic, abusive, injection-only. Counted
 # and listed ("not for us" in the console) so nothing is hidden; the question is redacted.
 not_for_us = Table(
     "not_for_us",
@@ -181,6 +184,24 @@ not_for_us = Table(
     Column("at", DateTime(timezone=True), nullable=False, default=now),
     Column("kind", String(16), nullable=False),  # off_topic | abusive | injection
     Column("question", Text, nullable=False),
+)
+# How to reach the customer, given on purpose (the widget's form after a handoff, or the host
+# page's `identify()`): the one thing stored unredacted, shown to agents only, deleted with its
+# conversation (`copilot purge`, by the foreign key) (v10).
+contacts = Table(
+    "contacts",
+    metadata,
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("email", String(320), nullable=False, default=""),
+    Column("name", String(200), nullable=False, default=""),
+    Column("user_id", String(200), nullable=False, default=""),
+    Column("source", String(16), nullable=False),  # widget | identify
+    Column("consent_at", DateTime(timezone=True)),  # when the customer agreed to be contacted
+    Column("updated_at", DateTime(timezone=True), nullable=False, default=now),
 )
 schema_version = Table(
     "schema_version",

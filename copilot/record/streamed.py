@@ -55,6 +55,7 @@ def reply_values(reply: Reply, latency: float, catalog: Catalog | None) -> dict[
         "signals": reply.confidence.signals,
         "hits": hits,
         "citations": [asdict(c) for c in reply.citations],
+        "suggestions": [{"article_id": c.article_id, "title": c.title} for c in reply.suggestions],
         "composed_by": reply.composed_by,
         "fault": reply.fault or None,
         "latency_ms": round(latency, 2),
