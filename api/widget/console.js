@@ -280,7 +280,7 @@
     var ol = el("ol", null, "transcript");
     conv.turns.forEach(function (t) {
       var li = el("li", null, "turn " + t.role);
-      li.appendChild(el("span", ROLE[t.role] || t.role, "who"));
+      li.appendChild(el("span", (ROLE[t.role] || t.role) + (t.while_waiting ? ", while waiting for a person" : ""), "who"));
       li.appendChild(rendered("div", t.text, "said"));
       ol.appendChild(li);
     });
