@@ -223,10 +223,10 @@ def test_report_and_prometheus_show_the_queue(client: TestClient) -> None:
     assert 'copilot_not_for_us{kind="off_topic"} 1' in metrics
 
 
-V8_COLUMNS = ("sla_rule", "due_at", "first_response_at", "product_area", "plan", "merged")
+V9_COLUMNS = ("sla_rule", "due_at", "first_response_at", "product_area", "plan", "merged")
 
 
-def test_migration_8_adds_the_queue_to_a_v7_database(db_url: str, tmp_path: Path) -> None:
+def test_migration_9_adds_the_queue_to_a_v7_database(db_url: str, tmp_path: Path) -> None:
     """A database from before the queue (v7, with a waiting handoff) migrates: the new columns
     are added, and the old ticket is listed after the ones with a due time."""
     import sqlalchemy as sa

@@ -96,7 +96,7 @@ def listing(
             func.lower(db.turns.c.text).contains(q.strip().lower(), autoescape=True)
         )
         where.append(h.conversation_id.in_(said))
-    # Handoffs without a due time (opened before v8) sort after the ones with one.
+    # Handoffs without a due time (opened before v9) sort after the ones with one.
     no_due = db.handoffs.c.due_at.is_(None)
     order = (h.priority.desc(), no_due.asc(), h.due_at.asc(), h.created_at.asc(), h.id)
     with engine.connect() as conn:
