@@ -103,6 +103,7 @@ def test_agent_actions_are_the_keys_agent_and_every_change_is_audited(
             ("bob", "claimed"),
             ("bob", "resolved"),
             ("customer", "reopened"),
+            ("copilot", "merged"),  # the new handoff went into the same ticket
         ]
         events = handoff["events"]
         assert events[0]["detail"] == {"reason": "unavailable", "rule": "everyone else"}
@@ -158,7 +159,7 @@ def test_customers_see_a_reference_and_what_happens_next_never_the_packet(
     agents keep the whole packet through /v1/handoffs."""
     body = client.post("/v1/chat", json={"message": "I'm ana@acme.io, refund me"}).json()
     view = body["handoff"]
-    assert set(view) == CUSTOMER_VIEW and view["status"] == "waiting for a person"
+    assert set(view) == CUSTOMER_VIEW and view["status"] == "waiting"
     assert view["next"].endswith(".") and view["id"]
     for internal in ("transcript", "articles_tried", "unavailable", "reason", "priority"):
         assert internal not in json.dumps(view)
@@ -207,9 +208,9 @@ def test_a_full_conversation_says_so(tmp_path: Path) -> None:
                 "/v1/chat", json={"message": text, "conversation_id": cid}, headers=customer
             )
 
-        assert write("hello?").status_code == 200  # 3 turns
-        assert write("anyone?").status_code == 200  # 4 turns
-        full = write("hello??")
+        # While the handoff waits the bot still answers: the message and its reply, 4 turns.
+        assert write("hello?").status_code == 200
+        full = write("anyone?")
         assert full.status_code == 409
         assert full.json()["error"] == "this conversation is full: start a new one"
         turns = client.get(f"/v1/conversations/{cid}", headers=customer).json()["turns"]

@@ -56,7 +56,8 @@ async def chat(
         if held >= settings.max_turns_per_conversation:
             raise HTTPException(409, "this conversation is full: start a new one")
     given = body.context.customer()
-    context = given if given != CustomerContext() else None
+    # `attributes` do not take part in ==: a context of attributes only is still a context.
+    context = given if given != CustomerContext() or given.attributes else None
     contact = body.context.contact()
     if not (body.stream or (accept and "text/event-stream" in accept)):
         result = await run_in_threadpool(

@@ -151,6 +151,8 @@ def merge(conn: Connection, row: Any, packet: Handoff, rules: Sequence[sla.SlaRu
         values["status"] = "reopened"
         values["reopened"] = row.reopened + 1
     conn.execute(update(db.handoffs).where(db.handoffs.c.id == row.id).values(**values))
+    if row.status == "resolved":  # the customer came back: the trail says so before the merge
+        record(conn, row.id, CUSTOMER, "reopened")
     record(conn, row.id, COPILOT, "merged", reason=packet.reason)
     reevaluate(conn, row.id, rules, packet.reason)
     return str(row.id)
