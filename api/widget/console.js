@@ -240,7 +240,9 @@
 
   function renderHandoff(h, conv) {
     var d = $("detail");
+    // A re-render (live update, another action) keeps what the agent was typing.
     var draftText = $("reply") ? $("reply").value : "";
+    var noteText = $("note") ? $("note").value : "";
     d.textContent = "";
     var p = h.packet;
     var title = el("h2", "Handoff · " + h.reason.replace(/_/g, " ") + " · " + h.status);
@@ -362,6 +364,7 @@
     var note = el("textarea");
     note.rows = 2;
     note.id = "note";
+    note.value = noteText;
     nlabel.appendChild(note);
     notes.appendChild(nlabel);
     var add = el("button", "Add note");
@@ -369,6 +372,7 @@
     add.addEventListener("click", function () {
       if (!note.value.trim()) return;
       call("POST", "/v1/handoffs/" + h.id + "/notes", { text: note.value }).then(function () {
+        if ($("note")) $("note").value = "";
         status("Note added.");
         return openHandoff(h.id);
       }).catch(function (err) { status(err.message); });
