@@ -91,7 +91,7 @@ def test_llm_faults_give_an_answer_or_a_handoff_in_time(
         assert body["type"] == "answer" and body["composed_by"] == "extractive_fallback"
         assert "Read the raw request body as bytes" in body["text"]
     else:
-        assert body["type"] == "handoff" and body["handoff"]["status"] == "waiting for a person"
+        assert body["type"] == "handoff" and body["handoff"]["status"] == "waiting"
     assert "event: final" in events and "event: error" not in events
     turns = [t for t in stored_turns(engine) if t.role == "assistant"]
     # Customers see no reason code (issue 16); the stored turn keeps it.
