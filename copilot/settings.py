@@ -129,8 +129,7 @@ class Settings(BaseSettings):
     @field_validator("nudge_rules")
     @classmethod
     def _unique_rule_names(cls, rules: list[NudgeRule]) -> list[NudgeRule]:
-        names = [r.name for r in rules]
-        if dup := sorted({n for n in names if names.count(n) > 1}):
+        if dup := _twice([r.name for r in rules]):
             raise ValueError(f"nudge rule names must be unique; used twice: {', '.join(dup)}")
         return rules
 
@@ -146,7 +145,7 @@ class Settings(BaseSettings):
         # Actions are attributed to a key's name: two keys with one name would be one agent, and
         # a key named like a system actor could forge the audit trail.
         names = [k.name for k in keys]
-        if dup := sorted({n for n in names if names.count(n) > 1}):
+        if dup := _twice(names):
             raise ValueError(f"key names must be unique; used twice: {', '.join(dup)}")
         if reserved := sorted(set(names) & RESERVED_ACTORS):
             raise ValueError(f"key names {', '.join(reserved)} are reserved")
@@ -172,6 +171,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+
+def _twice(names: list[str]) -> list[str]:
+    return sorted({n for n in names if names.count(n) > 1})
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -241,19 +241,7 @@ def _row(conn: Any, handoff_id: str) -> Any:
 
 
 def as_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "conversation_id": row.conversation_id,
-        "status": row.status,
-        "reason": row.reason,
-        "priority": row.priority,
-        "claimed_by": row.claimed_by,
-        "reopened": row.reopened,
-        "created_at": db.aware(row.created_at).isoformat(),
-        "updated_at": db.aware(row.updated_at).isoformat(),
-        "packet": row.packet,
-        **queue.sla_json(row),
-    }
+    return {**queue.row_json(row), "packet": row.packet}
 
 
 def events(conn: Any, handoff_id: str) -> list[dict[str, Any]]:

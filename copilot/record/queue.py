@@ -117,7 +117,8 @@ def listing(
     return body
 
 
-def _item(row: Any, previews: dict[str, str], contexts: dict[str, Any]) -> dict[str, Any]:
+def row_json(row: Any) -> dict[str, Any]:
+    """A handoff row as the API shows it, without its packet."""
     return {
         "id": row.id,
         "conversation_id": row.conversation_id,
@@ -128,9 +129,15 @@ def _item(row: Any, previews: dict[str, str], contexts: dict[str, Any]) -> dict[
         "reopened": row.reopened,
         "created_at": db.aware(row.created_at).isoformat(),
         "updated_at": db.aware(row.updated_at).isoformat(),
+        **sla_json(row),
+    }
+
+
+def _item(row: Any, previews: dict[str, str], contexts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row_json(row),
         "preview": previews.get(row.conversation_id, ""),
         "context": contexts.get(row.conversation_id, {}),
-        **sla_json(row),
     }
 
 
