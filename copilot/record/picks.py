@@ -139,8 +139,14 @@ def customer_state(conn: Connection, conversation_id: str, trusted: bool) -> dic
 PLACEHOLDER = re.compile(r"\[[A-Z_]+\]")  # what redaction left: not a question to suggest
 
 
+# A stored question is shown to every visitor only once this many conversations asked it word
+# for word: one customer's question ("why was acme billed twice") is theirs, not a suggestion.
+MIN_ASKERS = 3
+
+
 def most_asked(conn: Connection, n: int = 3) -> list[str]:
-    """The customers' most frequent first-hand questions that got an answer (not a pick)."""
+    """The customers' most frequent first-hand questions that got an answer (not a pick), each
+    asked in at least MIN_ASKERS conversations."""
     asked, answer = db.turns.alias("asked"), db.turns.alias("answer")
     rows = conn.execute(
         select(asked.c.text, func.count().label("times"))
@@ -155,6 +161,7 @@ def most_asked(conn: Connection, n: int = 3) -> list[str]:
             (answer.c.reason.is_(None)) | (answer.c.reason != PICKED),
         )
         .group_by(asked.c.text)
+        .having(func.count(asked.c.conversation_id.distinct()) >= MIN_ASKERS)
         .order_by(func.count().desc(), asked.c.text)
         .limit(50)
     ).all()
