@@ -50,7 +50,7 @@ def test_answers_when_the_judge_agrees_with_the_top_article(sample: Sample, serv
 def test_none_turns_an_answer_into_a_suggestion(sample: Sample, server: Any) -> None:
     server.chat = ['{"answer": "none"}']
     reply = judged(sample, server).reply(QUESTION)
-    assert reply.type == "clarify" and reply.hits[0].article_id == TOP
+    assert reply.type == "suggest" and reply.hits[0].article_id == TOP
     assert reply.confidence.signals["judge_choice"] == 0.0
     assert len(server.requests) == 1  # no answer was composed
 
@@ -61,9 +61,11 @@ def test_a_judge_preferring_another_passage_puts_it_first_and_does_not_answer(
     server.chat = ['Sure! {"answer": 2}']
     reply = judged(sample, server).reply(QUESTION)
     ranking = sample[2].rank(QUESTION)
-    assert reply.type == "clarify"
+    assert reply.type == "suggest"
     assert reply.hits[0].article_id == ranking.hits[1].article_id
     assert reply.hits[1].article_id == TOP
+    # The customer is offered the judge's pick first.
+    assert reply.suggestions[0].article_id == ranking.hits[1].article_id
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def test_ask_never_imports_torch_when_the_export_is_ready(exported: Path) -> Non
     assert run.returncode == 0, run.stderr[-2000:]
     reply, status = run.stdout.rsplit("\n{", 1)[0], json.loads("{" + run.stdout.rsplit("\n{", 1)[1])
     assert status == {"code": 0, "torch": False, "transformers": False}
-    assert json.loads(reply)["type"] in ("answer", "clarify", "handoff")
+    assert json.loads(reply)["type"] in ("answer", "suggest", "handoff")
 
 
 def test_serving_never_imports_torch_when_the_export_is_ready(exported: Path) -> None:
@@ -89,7 +89,7 @@ def test_serving_never_imports_torch_when_the_export_is_ready(exported: Path) ->
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     status = json.loads(run.stdout.strip().splitlines()[-1])
-    assert status["ready"] == 200 and status["kind"] in ("answer", "clarify", "handoff")
+    assert status["ready"] == 200 and status["kind"] in ("answer", "suggest", "handoff")
     assert (status["torch"], status["transformers"]) == (False, False)
 
 
