@@ -220,7 +220,8 @@ class Conversations(CustomerSide):
                 .order_by(db.turns.c.seq.desc())
             ).first()
         if customer.status_of(last) is not None:
-            return self._to_human(conversation_id, "(asked again for a person)", last, None)
+            # Worded so the SLA rules see it as asking for a person (WANTS_HUMAN).
+            return self._to_human(conversation_id, "(asked again to talk to a person)", last, None)
         tried = [(h["article_id"], h["score"]) for h in (tried_turn.hits if tried_turn else [])]
         top = tried[0][0] if tried else None
         escalate = (
