@@ -6,18 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from copilot.errors import DatasetError
 from copilot.types import Question
 
 
-def load_dataset(path: Path) -> list[Question]:
-    """Read a JSON Lines dataset; any bad line raises DatasetError naming the file and line."""
+def json_lines(path: Path, what: str = "dataset") -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(line number, "path:line", object) for each non-blank line of a JSON Lines file; a missing
+    file, bad JSON or a line that is not an object raises DatasetError naming file and line."""
     if not path.is_file():
-        raise DatasetError(f"dataset {path} does not exist")
-    questions, seen = [], set()
+        raise DatasetError(f"{what} {path} does not exist")
     with path.open(encoding="utf-8") as fh:
         for n, raw in enumerate(fh, 1):
             if not raw.strip():
@@ -29,35 +30,42 @@ def load_dataset(path: Path) -> list[Question]:
                 raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise DatasetError(f"{where}: each line must be a JSON object")
-            for key, kind in (("id", str), ("question", str), ("answerable", bool)):
-                if not isinstance(row.get(key), kind):
-                    raise DatasetError(f'{where}: field "{key}" is required ({kind.__name__})')
-            if row["id"] in seen:
-                raise DatasetError(f'{where}: duplicate id "{row["id"]}"')
-            seen.add(row["id"])
-            expected = row.get("expected_articles") or []
-            if not isinstance(expected, list) or not all(isinstance(e, str) for e in expected):
-                raise DatasetError(f'{where}: "expected_articles" must be a list of article ids')
-            if row["answerable"] and not expected:
-                raise DatasetError(f'{where}: answerable question needs "expected_articles"')
-            history = row.get("history") or []
-            if not isinstance(history, list) or not all(
-                isinstance(t, dict) and isinstance(t.get("content"), str) for t in history
-            ):
-                raise DatasetError(f'{where}: "history" must be a list of {{role, content}}')
-            questions.append(
-                Question(
-                    id=row["id"],
-                    question=row["question"],
-                    answerable=row["answerable"],
-                    expected=tuple(expected),
-                    reference_answer=row.get("reference_answer"),
-                    history=tuple((str(t.get("role", "user")), t["content"]) for t in history),
-                    source=str(row.get("source", "")),
-                    line=n,
-                    conversation=str(row.get("conversation_id") or ""),
-                )
+            yield n, where, row
+
+
+def load_dataset(path: Path) -> list[Question]:
+    """Read a JSON Lines dataset; any bad line raises DatasetError naming the file and line."""
+    questions, seen = [], set()
+    for n, where, row in json_lines(path):
+        for key, kind in (("id", str), ("question", str), ("answerable", bool)):
+            if not isinstance(row.get(key), kind):
+                raise DatasetError(f'{where}: field "{key}" is required ({kind.__name__})')
+        if row["id"] in seen:
+            raise DatasetError(f'{where}: duplicate id "{row["id"]}"')
+        seen.add(row["id"])
+        expected = row.get("expected_articles") or []
+        if not isinstance(expected, list) or not all(isinstance(e, str) for e in expected):
+            raise DatasetError(f'{where}: "expected_articles" must be a list of article ids')
+        if row["answerable"] and not expected:
+            raise DatasetError(f'{where}: answerable question needs "expected_articles"')
+        history = row.get("history") or []
+        if not isinstance(history, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("content"), str) for t in history
+        ):
+            raise DatasetError(f'{where}: "history" must be a list of {{role, content}}')
+        questions.append(
+            Question(
+                id=row["id"],
+                question=row["question"],
+                answerable=row["answerable"],
+                expected=tuple(expected),
+                reference_answer=row.get("reference_answer"),
+                history=tuple((str(t.get("role", "user")), t["content"]) for t in history),
+                source=str(row.get("source", "")),
+                line=n,
+                conversation=str(row.get("conversation_id") or ""),
             )
+        )
     if not questions:
         raise DatasetError(f"{path}: no questions")
     return questions

@@ -13,7 +13,6 @@ article is confident enough, counts as a miss and says so."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from copilot.errors import DatasetError
+from copilot.evals.dataset import json_lines
 from copilot.proactive.nudges import choose_article
 from copilot.proactive.rules import SIGNAL_NAMES, Signal, evaluate
 from copilot.proactive.signals import clean_page
@@ -50,19 +50,8 @@ class Scored:
 
 def load_signals(path: Path) -> list[Scenario]:
     """Read a signals dataset; a bad line raises DatasetError naming the file and line."""
-    if not path.is_file():
-        raise DatasetError(f"signals dataset {path} does not exist")
     found, seen, at = [], set(), datetime(2026, 1, 1, tzinfo=UTC)
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DatasetError(f"{where}: each line must be a JSON object")
+    for _, where, row in json_lines(path, "signals dataset"):
         for key in ("id", "expected_article"):
             if not isinstance(row.get(key), str) or not row[key]:
                 raise DatasetError(f'{where}: field "{key}" is required (a string)')
